@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "sidewinder/ssm/model.h"
+#include "sidewinder/ssm/model_weights.h"
+#include "sidewinder/ssm/safetensors.h"
+
+namespace sw::ssm {
+
+// Format versions this engine reads (docs/model_format.md).
+constexpr int kFormatVersion = 1;
+
+// Reads and validates a model file (Sidewinder or plain mamba_ssm / Hugging
+// Face backbone). Throws ModelLoadError with one message "<path>: ..." that
+// names the tensor or key at fault. Never returns a half-loaded model.
+// Not real-time: allocates and does file I/O.
+ModelWeights load_model_weights(const std::string& path);
+
+// load_model_weights + Model::create.
+std::shared_ptr<const Model> load_model(const std::string& path);
+
+// Writes weights as a Sidewinder format-1 file (F32), metadata included.
+void save_model_weights(const ModelWeights& weights, const std::string& path);
+
+}  // namespace sw::ssm

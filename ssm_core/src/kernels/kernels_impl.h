@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//
+// The optimised kernels, written once over 8-wide vectors and compiled per
+// ISA: kernels_baseline.cpp (x86-64 SSE2) and kernels_avx2.cpp (AVX2+FMA).
+// Everything lives in an anonymous namespace; each translation unit exports
+// only its KernelTable. Scalar references: reference_kernels.cpp.
+//
+// Determinism: for one output element the order of floating-point operations
+// does not depend on the block length or on where the element falls in a
+// tile, so feeding a signal in any partition gives bit-identical results
+// (within one ISA).
+#pragma once
+
+#include "sidewinder/ssm/kernels.h"
+#include "simd.h"
+
+namespace {
+
+using sw::ssm::ConvArgs;
+using sw::ssm::LinearArgs;
+using sw::ssm::Mamba1ScanArgs;
+using sw::ssm::Mamba2ScanArgs;
+using std::size_t;
+
+// ---- linear: register-blocked R rows × CV vectors of 8 columns ------------
+template <int R, int CV>
+inline void linear_tile(const LinearArgs& a, size_t t0, size_t n0) noexcept {
+  v8f acc[R][CV];
+  for (int c = 0; c < CV; ++c) {
+    const v8f b = a.bias ? vload(a.bias + n0 + 8 * c) : v8f{};
+    for (int r = 0; r < R; ++r) acc[r][c] = b;
+  }
+  const float* xr[R];
+  for (int r = 0; r < R; ++r) xr[r] = a.x + (t0 + r) * a.x_stride;
+  const float* w = a.wt + n0;
+  for (size_t k = 0; k < a.k; ++k, w += a.n_pad) {
+    v8f wv[CV];
+    for (int c = 0; c < CV; ++c) wv[c] = vload(w + 8 * c);
+    for (int r = 0; r < R; ++r) {
+      const v8f xb = vset1(xr[r][k]);
+      for (int c = 0; c < CV; ++c) acc[r][c] += xb * wv[c];
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float* yr = a.y + (t0 + r) * a.y_stride + n0;
+    for (int c = 0; c < CV; ++c) {
+      if (a.accumulate) {
+        vstore(yr + 8 * c, vload(yr + 8 * c) + acc[r][c]);
+      } else {
+        vstore(yr + 8 * c, acc[r][c]);
+      }
+    }
+  }
+}
+
+template <int R>
+inline void linear_rows(const LinearArgs& a, size_t t0) noexcept {
+  size_t n0 = 0;
+  if (R <= 2) {
+    for (; n0 + 32 <= a.n_pad; n0 += 32) linear_tile<R, 4>(a, t0, n0);
+  }
+  for (; n0 + 16 <= a.n_pad; n0 += 16) linear_tile<R, 2>(a, t0, n0);
+  for (; n0 < a.n_pad; n0 += 8) linear_tile<R, 1>(a, t0, n0);
+}
+
+void k_linear(const LinearArgs& a) noexcept {
+  size_t t = 0;
+  for (; t + 4 <= a.rows; t += 4) linear_rows<4>(a, t);
+  switch (a.rows - t) {
+    case 3: linear_rows<3>(a, t); break;
+    case 2: linear_rows<2>(a, t); break;
+    case 1: linear_rows<1>(a, t); break;
+    default: break;
+  }
+}
+
+// ---- causal depthwise conv + SiLU ----------------------------------------
+void k_conv_silu(const ConvArgs& a) noexcept {
+  for (size_t t = 0; t < a.rows; ++t) {
+    float* u = a.u + t * a.stride;
+    for (size_t c = 0; c < a.c_pad; c += 8) {
+      v8f acc = vload(a.b + c);
+      for (size_t j = 0; j < a.width; ++j) {
+        acc += vload(a.w + j * a.c_pad + c) * vload(a.xc + (t + j) * a.stride + c);
+      }
+      vstore(u + c, vsilu(acc));
+    }
+  }
+}
+
+// ---- Mamba-1 selective scan, vectorised over channels ---------------------
+void k_mamba1_scan(const Mamba1ScanArgs& a) noexcept {
+  const size_t ep = a.e_pad;
+  for (size_t t = 0; t < a.rows; ++t) {
+    const float* dt = a.dt + t * a.stride;
+    const float* u = a.u + t * a.stride;
+    const float* sz = a.sz + t * a.stride;
+    const float* bt = a.b + t * a.bc_stride;
+    const float* ct = a.c + t * a.bc_stride;
+    float* y = a.y + t * a.stride;
+    for (size_t e = 0; e < ep; e += 8) {
+      const v8f dtv = vload(dt + e);
+      const v8f uv = vload(u + e);
+      const v8f dtu = dtv * uv;
+      v8f acc{};
+      float* h = a.h + e;
+      const float* at = a.a_t + e;
+#pragma GCC unroll 4
+      for (size_t n = 0; n < a.n; ++n) {
+        const v8f da = vexp(dtv * vload(at + n * ep));
+        const v8f hv = da * vload(h + n * ep) + dtu * vset1(bt[n]);
+        vstore(h + n * ep, hv);
+        acc += hv * vset1(ct[n]);
+      }
+      vstore(y + e, (acc + vload(a.d + e) * uv) * vload(sz + e));
+    }
+  }
+}
+
+// ---- Mamba-2 scan ----------------------------------------------------------
+void k_mamba2_scan(const Mamba2ScanArgs& a) noexcept {
+  const size_t P = a.head_dim, N = a.n, heads_per_group = a.heads / a.groups;
+  const bool vec = (P % 8) == 0;
+  for (size_t t = 0; t < a.rows; ++t) {
+    const float* xr = a.x + t * a.x_stride;
+    float* yr = a.y + t * a.y_stride;
+    for (size_t hd = 0; hd < a.heads; ++hd) {
+      const size_t g = hd / heads_per_group;
+      const float dt = a.dt[t * a.dt_stride + hd];
+      const float da = a.da[t * a.dt_stride + hd];
+      const float* bg = xr + a.b_offset + g * N;
+      const float* cg = xr + a.c_offset + g * N;
+      float* hs = a.h + hd * N * a.p_pad;
+      const float* xh = xr + hd * P;
+      float* yh = yr + hd * P;
+      if (vec) {
+        const v8f dtv = vset1(dt), dav = vset1(da);
+        for (size_t p = 0; p < P; p += 8) {
+          const v8f xv = vload(xh + p);
+          const v8f dtx = dtv * xv;
+          v8f acc{};
+#pragma GCC unroll 4
+          for (size_t n = 0; n < N; ++n) {
+            float* hp = hs + n * a.p_pad + p;
+            const v8f hv = dav * vload(hp) + dtx * vset1(bg[n]);
+            vstore(hp, hv);
+            acc += hv * vset1(cg[n]);
+          }
+          const v8f dv = a.d_per_channel ? vload(a.d + hd * P + p) : vset1(a.d[hd]);
+          vstore(yh + p, acc + dv * xv);
+        }
+      } else {
+        for (size_t p = 0; p < P; ++p) {
+          const float xv = xh[p];
+          const float dtx = dt * xv;
+          float acc = 0.0f;
+          for (size_t n = 0; n < N; ++n) {
+            float* hp = hs + n * a.p_pad + p;
+            const float hv = da * *hp + dtx * bg[n];
+            *hp = hv;
+            acc += hv * cg[n];
+          }
+          const float dv = a.d_per_channel ? a.d[hd * P + p] : a.d[hd];
+          yh[p] = acc + dv * xv;
+        }
+      }
+    }
+  }
+}
+
+// ---- RMSNorm ----------------------------------------------------------------
+void k_rmsnorm(const float* x, size_t x_stride, size_t rows, size_t d, const float* w, float eps,
+               float* y, size_t y_stride) noexcept {
+  for (size_t t = 0; t < rows; ++t) {
+    const float* xr = x + t * x_stride;
+    float* yr = y + t * y_stride;
+    float s[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+      for (int j = 0; j < 4; ++j) s[j] += xr[i + j] * xr[i + j];
+    }
+    for (; i < d; ++i) s[0] += xr[i] * xr[i];
+    const float ms = ((s[0] + s[1]) + (s[2] + s[3])) / static_cast<float>(d);
+    const float inv = 1.0f / __builtin_sqrtf(ms + eps);
+    for (size_t c = 0; c < d; ++c) yr[c] = xr[c] * inv * w[c];
+  }
+}
+
+// ---- elementwise -------------------------------------------------------------
+void k_exp(const float* x, float* y, size_t n) noexcept {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) vstore(y + i, vexp(vload(x + i)));
+  for (; i < n; ++i) y[i] = sexp(x[i]);
+}
+
+void k_silu(const float* x, float* y, size_t n) noexcept {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) vstore(y + i, vsilu(vload(x + i)));
+  for (; i < n; ++i) y[i] = ssilu(x[i]);
+}
+
+void k_softplus(const float* x, float* y, size_t n) noexcept {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) vstore(y + i, vsoftplus(vload(x + i)));
+  for (; i < n; ++i) y[i] = ssoftplus(x[i]);
+}
+
+}  // namespace
