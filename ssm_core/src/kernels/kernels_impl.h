@@ -205,4 +205,22 @@ void k_softplus(const float* x, float* y, size_t n) noexcept {
   for (; i < n; ++i) y[i] = ssoftplus(x[i]);
 }
 
+// ---- peak-rate probe -----------------------------------------------------------
+double k_flop_probe(size_t iterations, float* sink) noexcept {
+  constexpr int kAcc = 12;  // > FMA latency × ports: the units never wait
+  v8f acc[kAcc];
+  for (int i = 0; i < kAcc; ++i) acc[i] = vset1(0.001f * float(i));
+  const v8f m = vset1(0.999999f), c = vset1(1e-7f);
+  for (size_t it = 0; it < iterations; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kAcc; ++i) acc[i] = acc[i] * m + c;
+  }
+  v8f s{};
+  for (int i = 0; i < kAcc; ++i) s += acc[i];
+  float out = 0;
+  for (int i = 0; i < 8; ++i) out += s[i];
+  *sink = out;
+  return double(iterations) * kAcc * 8 * 2;
+}
+
 }  // namespace

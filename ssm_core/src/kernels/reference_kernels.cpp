@@ -96,11 +96,19 @@ void ref_softplus(const float* x, float* y, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) y[i] = x[i] > 20.0f ? x[i] : std::log1p(std::exp(x[i]));
 }
 
+double ref_flop_probe(std::size_t iterations, float* sink) noexcept {
+  float acc[4] = {0.0f, 0.001f, 0.002f, 0.003f};
+  for (std::size_t it = 0; it < iterations; ++it)
+    for (float& a : acc) a = a * 0.999999f + 1e-7f;
+  *sink = acc[0] + acc[1] + acc[2] + acc[3];
+  return double(iterations) * 4 * 2;
+}
+
 }  // namespace
 
 const KernelTable& reference_kernels() noexcept {
   static const KernelTable table{"reference", ref_linear, ref_conv_silu, ref_mamba1_scan, ref_mamba2_scan,
-                                 ref_rmsnorm, ref_exp, ref_silu, ref_softplus};
+                                 ref_rmsnorm, ref_exp, ref_silu, ref_softplus, ref_flop_probe};
   return table;
 }
 

@@ -114,6 +114,10 @@ struct KernelTable {
   void (*exp)(const float* x, float* y, std::size_t n) noexcept;
   void (*silu)(const float* x, float* y, std::size_t n) noexcept;
   void (*softplus)(const float* x, float* y, std::size_t n) noexcept;  // x if x > 20
+  // Peak-rate probe for benchmarks: `iterations` rounds of independent
+  // multiply-adds on 12 vector accumulators; returns the FLOPs performed and
+  // stores a checksum in *sink so nothing is optimised away.
+  double (*flop_probe)(std::size_t iterations, float* sink) noexcept;
 };
 
 // The obvious scalar implementations (std::exp, plain loops).

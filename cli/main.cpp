@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// sidewinder — render audio through Sidewinder models, inspect and benchmark them.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+
+#include "commands.h"
+#include "sidewinder/dsp/audio_file.h"
+#include "sidewinder/ssm/safetensors.h"
+
+int main(int argc, char** argv) {
+  using namespace sw::cli;
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes a write error, not a kill
+
+  CLI::App app{"sidewinder " SIDEWINDER_VERSION " — a real-time audio engine on selective state space models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", SIDEWINDER_VERSION);
+
+  RenderOptions ro;
+  auto* render = app.add_subcommand("render", "Render an audio file through a model");
+  render->add_option("IN", ro.in, "Input: WAV/FLAC/AIFF/OGG, .f32 (raw float32 at the model's rate) or - (raw float32 on stdin)")->required();
+  render->add_option("OUT", ro.out, "Output: same kinds; - for raw float32 on stdout")->required();
+  render->add_option("-m,--model", ro.model, "Model file (.safetensors)")->required();
+  render->add_option("-b,--block", ro.block, "Frames per process() call, as a host would (streaming mode)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(1) << 20));
+  render->add_flag("--offline", ro.offline, "Whole-file chunked scan (same output, fewer calls)");
+  render->add_flag("--json", ro.json, "Print a JSON summary (stdout; stderr when OUT is -)");
+  render->add_option("--channels", ro.raw_channels, "Channels of raw (.f32 / -) input")->check(CLI::Range(1, 64));
+
+  InfoOptions io;
+  auto* info = app.add_subcommand("info", "Describe a model file");
+  info->add_option("FILE", io.model, "Model file")->required();
+  info->add_flag("--json", io.json, "JSON output");
+
+  BenchCliOptions bo;
+  auto* bench = app.add_subcommand("bench", "Single-thread CPU benchmark (ms per second of 48 kHz audio)");
+  auto* mopt = bench->add_option("-m,--model", bo.model, "Model file");
+  bench->add_option("-c,--config", bo.config, "Built-in config: fx-s, fx-m, fx-m2 (default: all)")
+      ->check(CLI::IsMember({"fx-s", "fx-m", "fx-m2"}))
+      ->excludes(mopt);
+  bench->add_flag("--json", bo.json, "JSON output");
+  bench->add_option("--seconds", bo.seconds, "Audio per timed run")->check(CLI::Range(0.05, 600.0));
+  bench->add_option("--repeats", bo.repeats, "Timed runs per figure (median reported)")->check(CLI::Range(1, 1000));
+  bench->add_flag("--offline-scaling", bo.offline_scaling, "Offline time per sample for 10 s .. 1 h of audio");
+  bench->add_option("--max-seconds", bo.max_scaling_seconds, "Longest length for --offline-scaling")
+      ->check(CLI::Range(10.0, 36000.0));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    if (*render) return run_render(ro);
+    if (*info) return run_info(io);
+    if (*bench) return run_bench(bo);
+  } catch (const sw::ssm::ModelLoadError& e) {
+    std::fprintf(stderr, "sidewinder: %s\n", e.what());
+    return kExitBadInput;
+  } catch (const sw::dsp::AudioFileError& e) {
+    std::fprintf(stderr, "sidewinder: %s\n", e.what());
+    return kExitBadInput;
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "sidewinder: %s\n", e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sidewinder: error: %s\n", e.what());
+    return kExitFailure;
+  }
+  return kExitUsage;
+}

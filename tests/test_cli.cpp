@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// End to end: the built `sidewinder` command on real files and pipes.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "sidewinder/dsp/audio_file.h"
+#include "sidewinder/ssm/model_loader.h"
+#include "test_util.h"
+
+using namespace sw;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("sw_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(rand()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& f) const { return (path / f).string(); }
+};
+
+// Runs a shell command; returns the exit status.
+int sh(const std::string& cmd) {
+  const int r = std::system(cmd.c_str());
+  return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+std::string cli() { return SW_CLI_PATH; }
+std::string model_path() { return test::data_path("golden/demo_fx.safetensors"); }
+std::string clip_path() { return test::data_path("demo_clip.wav"); }
+
+std::vector<float> read_f32(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::vector<char> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<float> v(b.size() / 4);
+  std::memcpy(v.data(), b.data(), v.size() * 4);
+  return v;
+}
+
+std::vector<float> read_audio(const std::string& p, dsp::AudioFormatInfo* info = nullptr) {
+  auto r = dsp::AudioFileReader::open(p);
+  if (info) *info = r.info();
+  std::vector<float> all, buf(4096 * r.info().channels);
+  while (std::size_t n = r.read(buf.data(), 4096)) all.insert(all.end(), buf.begin(), buf.begin() + n * r.info().channels);
+  return all;
+}
+
+std::string slurp(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST_CASE("cli: render a WAV equals the engine run directly", "[cli]") {
+  TempDir t;
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "out.f32") + " -m " + model_path() + " --block 64") == 0);
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "out.wav") + " -m " + model_path()) == 0);
+  const auto in = read_audio(clip_path());
+  auto model = ssm::load_model(model_path());
+  const auto expect = test::run_stream(model, nullptr, in, test::partition(in.size(), 256));
+  const auto got = read_f32(t / "out.f32");
+  REQUIRE(got.size() == in.size());
+  REQUIRE(got == expect);  // same kernels, partition-invariant: bit-identical
+  dsp::AudioFormatInfo info;
+  const auto wav = read_audio(t / "out.wav", &info);
+  REQUIRE(info.sample_rate == 48000);
+  REQUIRE(wav.size() == in.size());
+  REQUIRE(test::norm_err(wav, expect) < 1e-5);  // 24-bit PCM quantisation
+}
+
+TEST_CASE("cli: --offline and every --block give the same output", "[cli]") {
+  TempDir t;
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "a.f32") + " -m " + model_path() + " --offline") == 0);
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "b.f32") + " -m " + model_path() + " --block 1") == 0);
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "c.f32") + " -m " + model_path() + " --block 4096") == 0);
+  const auto a = read_f32(t / "a.f32");
+  REQUIRE(a.size() == 144000);
+  REQUIRE(a == read_f32(t / "b.f32"));
+  REQUIRE(a == read_f32(t / "c.f32"));
+}
+
+TEST_CASE("cli: stdin to stdout pipe", "[cli]") {
+  TempDir t;
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "in.f32") + " -m " + model_path()) == 0);  // any f32 input
+  REQUIRE(sh(cli() + " render " + (t / "in.f32") + " " + (t / "ref.f32") + " -m " + model_path()) == 0);
+  REQUIRE(sh("cat " + (t / "in.f32") + " | " + cli() + " render - - -m " + model_path() + " > " + (t / "pipe.f32")) == 0);
+  const auto ref = read_f32(t / "ref.f32");
+  REQUIRE(ref.size() == 144000);
+  REQUIRE(read_f32(t / "pipe.f32") == ref);
+}
+
+TEST_CASE("cli: a file at another rate is resampled and written back at its own rate", "[cli]") {
+  TempDir t;
+  const std::string in44 = t / "in44.wav";
+  const std::size_t frames = 44100;
+  {
+    auto w = dsp::AudioFileWriter::create(in44, 44100, 2);
+    std::vector<float> buf(frames * 2);
+    for (std::size_t i = 0; i < frames; ++i) {
+      buf[2 * i] = 0.4f * std::sin(2 * M_PI * 440.0 * double(i) / 44100.0);
+      buf[2 * i + 1] = 0.2f * std::sin(2 * M_PI * 1000.0 * double(i) / 44100.0);
+    }
+    w.write(buf.data(), frames);
+    w.commit();
+  }
+  REQUIRE(sh(cli() + " render " + in44 + " " + (t / "out.wav") + " -m " + model_path()) == 0);
+  dsp::AudioFormatInfo info;
+  const auto out = read_audio(t / "out.wav", &info);
+  REQUIRE(info.sample_rate == 44100);
+  REQUIRE(info.channels == 2);
+  REQUIRE(out.size() == frames * 2);
+  // The demo model passes the dry signal (skip 1.0) plus a small colouration:
+  // the output tracks the input closely and is not delayed by the resamplers.
+  const auto in = read_audio(in44);
+  double num = 0, den = 0;
+  for (std::size_t i = 4410 * 2; i < (frames - 4410) * 2; ++i) {
+    num += (out[i] - in[i]) * (out[i] - in[i]);
+    den += in[i] * in[i];
+  }
+  REQUIRE(std::sqrt(num / den) < 0.5);
+  for (float x : out) REQUIRE(std::isfinite(x));
+}
+
+TEST_CASE("cli: failures leave no OUT, never touch IN, and use the documented exit codes", "[cli]") {
+  TempDir t;
+  const std::string out = t / "out.wav";
+  // bad model → 3, nothing written
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + out + " -m " + test::data_path("broken/truncated_5_bytes.safetensors") +
+             " 2>/dev/null") == 3);
+  REQUIRE_FALSE(fs::exists(out));
+  // unreadable WAV → 3
+  { std::ofstream(t / "garbage.wav") << "RIFF this is not audio at all"; }
+  REQUIRE(sh(cli() + " render " + (t / "garbage.wav") + " " + out + " -m " + model_path() + " 2>/dev/null") == 3);
+  REQUIRE_FALSE(fs::exists(out));
+  // missing input → 3
+  REQUIRE(sh(cli() + " render " + (t / "missing.wav") + " " + out + " -m " + model_path() + " 2>/dev/null") == 3);
+  // an existing OUT survives a failed render unchanged
+  { std::ofstream(out) << "precious"; }
+  REQUIRE(sh(cli() + " render " + (t / "garbage.wav") + " " + out + " -m " + model_path() + " 2>/dev/null") == 3);
+  REQUIRE(slurp(out) == "precious");
+  // OUT == IN is refused, IN untouched
+  fs::copy_file(clip_path(), t / "clip.wav");
+  const std::string before = slurp(t / "clip.wav");
+  REQUIRE(sh(cli() + " render " + (t / "clip.wav") + " " + (t / "clip.wav") + " -m " + model_path() + " 2>/dev/null") == 3);
+  REQUIRE(slurp(t / "clip.wav") == before);
+  // unknown output extension → 3, nothing left behind
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "out.xyz") + " -m " + model_path() + " 2>/dev/null") == 3);
+  REQUIRE_FALSE(fs::exists(t / "out.xyz"));
+  // usage errors → 2
+  REQUIRE(sh(cli() + " render 2>/dev/null") == 2);
+  REQUIRE(sh(cli() + " frobnicate 2>/dev/null") == 2);
+  REQUIRE(sh(cli() + " render a b -m m --block 0 2>/dev/null") == 2);
+  // no temporary files left in the directory
+  for (const auto& e : fs::directory_iterator(t.path)) {
+    const std::string name = e.path().filename().string();
+    INFO(name);
+    REQUIRE(name.find(".tmp") == std::string::npos);
+  }
+}
+
+TEST_CASE("cli: info prints the model and its cost", "[cli]") {
+  TempDir t;
+  REQUIRE(sh(cli() + " info --json " + model_path() + " > " + (t / "info.json")) == 0);
+  const auto j = nlohmann::json::parse(slurp(t / "info.json"));
+  REQUIRE(j.at("arch") == "mamba1");
+  REQUIRE(j.at("layers") == 2);
+  REQUIRE(j.at("d_state") == 8);
+  REQUIRE(j.at("parameters").get<long long>() > 1000);
+  REQUIRE(j.at("metadata").at("name") == "demo-random");
+  REQUIRE(sh(cli() + " info " + test::data_path("broken/missing_D.safetensors") + " 2>/dev/null") == 3);
+}
+
+TEST_CASE("cli: bench runs and reports every block size", "[cli]") {
+  TempDir t;
+  REQUIRE(sh(cli() + " bench --config fx-s --seconds 0.05 --repeats 1 --json > " + (t / "b.json")) == 0);
+  const auto j = nlohmann::json::parse(slurp(t / "b.json"));
+  const auto& res = j.at("models").at(0).at("results");
+  REQUIRE(res.size() == 7);  // 6 streaming block sizes + offline
+  for (const auto& r : res) REQUIRE(r.at("ms_per_audio_second").get<double>() > 0);
+  REQUIRE(j.at("machine").at("peak_gflops").get<double>() > 0);
+}

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// process() and reset() allocate nothing: counted with the test allocator
+// (alloc_counter.cpp), which test_alloc_counter.cpp proves counts.
+#include <catch2/catch.hpp>
+
+#include "alloc_counter.h"
+#include "sidewinder/ssm/model_loader.h"
+#include "test_util.h"
+
+using namespace sw;
+
+namespace {
+
+void check_no_alloc(const std::shared_ptr<const ssm::Model>& model, const ssm::KernelTable* k) {
+  const auto& c = model->config();
+  ssm::Stream s(model, k);
+  s.prepare({c.sample_rate, 512});
+  const std::size_t frames = 48000;  // one second at 48 kHz
+  const auto in = test::test_signal(frames, c.in_channels, 7);
+  std::vector<float> out(frames * c.out_channels);
+  const auto parts = test::partition(frames, 512, 42u);  // random sizes 1..512
+  std::size_t allocations;
+  {
+    test::AllocationScope scope;
+    std::size_t pos = 0;
+    for (std::size_t b : parts) {
+      s.process(in.data() + pos * c.in_channels, out.data() + pos * c.out_channels, b);
+      pos += b;
+    }
+    s.reset();
+    s.process(in.data(), out.data(), 4096);  // larger than max_block_size: split internally
+    allocations = scope.count();
+  }
+  INFO(ssm::describe(c) << " kernels=" << s.kernels().isa);
+  REQUIRE(allocations == 0);
+  bool any_nonzero = false;
+  for (float x : out) any_nonzero = any_nonzero || x != 0.0f;
+  REQUIRE(any_nonzero);  // it really processed
+}
+
+}  // namespace
+
+TEST_CASE("realtime: Stream::process and reset allocate nothing (built-in configs)", "[realtime]") {
+  for (const char* name : {"fx-s", "fx-m", "fx-m2"}) {
+    auto model = ssm::Model::create(ssm::make_random_weights(ssm::builtin_config(name), 1));
+    for (const ssm::KernelTable* k : test::all_kernel_tables()) check_no_alloc(model, k);
+  }
+}
+
+TEST_CASE("realtime: Stream::process allocates nothing (golden models)", "[realtime]") {
+  for (const char* name : {"m1_odd", "m2_groups", "backbone_m1"}) {
+    auto model = ssm::load_model(test::data_path(std::string("golden/") + name + ".safetensors"));
+    check_no_alloc(model, nullptr);
+  }
+}
+
+TEST_CASE("realtime: prepare() does allocate (the scope sees the engine's allocations)", "[realtime]") {
+  auto model = ssm::Model::create(ssm::make_random_weights(ssm::builtin_config("fx-s"), 1));
+  ssm::Stream s(model);
+  test::AllocationScope scope;
+  s.prepare({48000, 64});
+  REQUIRE(scope.count() > 0);
+}
