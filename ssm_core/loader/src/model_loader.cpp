@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -135,14 +134,16 @@ class Loader {
 
   void infer_shapes() {
     // Layers: backbone.layers.{i}.*, numbered 0..L-1.
-    static const std::regex layer_re(R"(^backbone\.layers\.(\d+)\.(.+)$)");
+    static const std::string prefix = "backbone.layers.";
     long max_layer = -1;
     for (const auto& kv : file_.tensors) {
-      std::smatch m;
-      if (std::regex_match(kv.first, m, layer_re)) {
-        if (m[1].str().size() > 6) fail("tensor " + kv.first + ": layer index too large");
-        max_layer = std::max(max_layer, std::stol(m[1].str()));
-      }
+      const std::string& name = kv.first;
+      if (name.rfind(prefix, 0) != 0) continue;
+      std::size_t i = prefix.size(), j = i;
+      while (j < name.size() && name[j] >= '0' && name[j] <= '9') ++j;
+      if (j == i || j >= name.size() || name[j] != '.') continue;  // not a layer tensor: reported as unexpected
+      if (j - i > 6) fail("tensor " + name + ": layer index too large");
+      max_layer = std::max(max_layer, std::stol(name.substr(i, j - i)));
     }
     if (max_layer < 0) fail("missing tensor backbone.layers.0.norm.weight (no layers)");
     if (max_layer + 1 > kMaxLayers) fail("too large: " + std::to_string(max_layer + 1) + " layers (limit 1024)");

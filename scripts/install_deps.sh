@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing Sidewinder needs, from Debian 12 packages.
+# Idempotent: installs only what is missing.
+# SPDX-License-Identifier: GPL-3.0-or-later
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libeigen3-dev          # ssm_core (reference model)
+  nlohmann-json3-dev     # model loader, CLI JSON
+  libsndfile1-dev        # audio files
+  libsoxr-dev            # resampling
+  libcli11-dev           # command line
+  catch2                 # tests (Catch2 v2)
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install_deps: all packages present"
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install_deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

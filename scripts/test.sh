@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# README command 2: install what is missing, build, run every test — once in
+# an optimised build and once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# SPDX-License-Identifier: GPL-3.0-or-later
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install_deps.sh
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+echo "== Release build + tests"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DSIDEWINDER_BUILD_TESTS=ON >/dev/null
+cmake --build build/release -j"$JOBS"
+ctest --test-dir build/release --output-on-failure -j"$JOBS"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build + tests"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIDEWINDER_SANITIZE=ON -DSIDEWINDER_BUILD_TESTS=ON >/dev/null
+cmake --build build/asan -j"$JOBS"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan --output-on-failure -j"$JOBS"
