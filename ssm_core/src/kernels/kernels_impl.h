@@ -22,22 +22,22 @@ using sw::ssm::Mamba1ScanArgs;
 using sw::ssm::Mamba2ScanArgs;
 using std::size_t;
 
-// ---- linear: register-blocked R rows × CV vectors of 8 columns ------------
+// ---- linear: register-blocked R rows × CV vectors of VW columns -----------
 template <int R, int CV>
 inline void linear_tile(const LinearArgs& a, size_t t0, size_t n0) noexcept {
-  v8f acc[R][CV];
+  vf acc[R][CV];
   for (int c = 0; c < CV; ++c) {
-    const v8f b = a.bias ? vload(a.bias + n0 + 8 * c) : v8f{};
+    const vf b = a.bias ? vload(a.bias + n0 + VW * c) : vf{};
     for (int r = 0; r < R; ++r) acc[r][c] = b;
   }
   const float* xr[R];
   for (int r = 0; r < R; ++r) xr[r] = a.x + (t0 + r) * a.x_stride;
   const float* w = a.wt + n0;
   for (size_t k = 0; k < a.k; ++k, w += a.n_pad) {
-    v8f wv[CV];
-    for (int c = 0; c < CV; ++c) wv[c] = vload(w + 8 * c);
+    vf wv[CV];
+    for (int c = 0; c < CV; ++c) wv[c] = vload(w + VW * c);
     for (int r = 0; r < R; ++r) {
-      const v8f xb = vset1(xr[r][k]);
+      const vf xb = vset1(xr[r][k]);
       for (int c = 0; c < CV; ++c) acc[r][c] += xb * wv[c];
     }
   }
@@ -45,9 +45,9 @@ inline void linear_tile(const LinearArgs& a, size_t t0, size_t n0) noexcept {
     float* yr = a.y + (t0 + r) * a.y_stride + n0;
     for (int c = 0; c < CV; ++c) {
       if (a.accumulate) {
-        vstore(yr + 8 * c, vload(yr + 8 * c) + acc[r][c]);
+        vstore(yr + VW * c, vload(yr + VW * c) + acc[r][c]);
       } else {
-        vstore(yr + 8 * c, acc[r][c]);
+        vstore(yr + VW * c, acc[r][c]);
       }
     }
   }
@@ -57,10 +57,10 @@ template <int R>
 inline void linear_rows(const LinearArgs& a, size_t t0) noexcept {
   size_t n0 = 0;
   if (R <= 2) {
-    for (; n0 + 32 <= a.n_pad; n0 += 32) linear_tile<R, 4>(a, t0, n0);
+    for (; n0 + 4 * VW <= a.n_pad; n0 += 4 * VW) linear_tile<R, 4>(a, t0, n0);
   }
-  for (; n0 + 16 <= a.n_pad; n0 += 16) linear_tile<R, 2>(a, t0, n0);
-  for (; n0 < a.n_pad; n0 += 8) linear_tile<R, 1>(a, t0, n0);
+  for (; n0 + 2 * VW <= a.n_pad; n0 += 2 * VW) linear_tile<R, 2>(a, t0, n0);
+  for (; n0 < a.n_pad; n0 += VW) linear_tile<R, 1>(a, t0, n0);
 }
 
 void k_linear(const LinearArgs& a) noexcept {
@@ -78,8 +78,8 @@ void k_linear(const LinearArgs& a) noexcept {
 void k_conv_silu(const ConvArgs& a) noexcept {
   for (size_t t = 0; t < a.rows; ++t) {
     float* u = a.u + t * a.stride;
-    for (size_t c = 0; c < a.c_pad; c += 8) {
-      v8f acc = vload(a.b + c);
+    for (size_t c = 0; c < a.c_pad; c += VW) {
+      vf acc = vload(a.b + c);
       for (size_t j = 0; j < a.width; ++j) {
         acc += vload(a.w + j * a.c_pad + c) * vload(a.xc + (t + j) * a.stride + c);
       }
@@ -98,17 +98,17 @@ void k_mamba1_scan(const Mamba1ScanArgs& a) noexcept {
     const float* bt = a.b + t * a.bc_stride;
     const float* ct = a.c + t * a.bc_stride;
     float* y = a.y + t * a.stride;
-    for (size_t e = 0; e < ep; e += 8) {
-      const v8f dtv = vload(dt + e);
-      const v8f uv = vload(u + e);
-      const v8f dtu = dtv * uv;
-      v8f acc{};
+    for (size_t e = 0; e < ep; e += VW) {
+      const vf dtv = vload(dt + e);
+      const vf uv = vload(u + e);
+      const vf dtu = dtv * uv;
+      vf acc{};
       float* h = a.h + e;
       const float* at = a.a_t + e;
 #pragma GCC unroll 4
       for (size_t n = 0; n < a.n; ++n) {
-        const v8f da = vexp(dtv * vload(at + n * ep));
-        const v8f hv = da * vload(h + n * ep) + dtu * vset1(bt[n]);
+        const vf da = vexp(dtv * vload(at + n * ep));
+        const vf hv = da * vload(h + n * ep) + dtu * vset1(bt[n]);
         vstore(h + n * ep, hv);
         acc += hv * vset1(ct[n]);
       }
@@ -120,7 +120,7 @@ void k_mamba1_scan(const Mamba1ScanArgs& a) noexcept {
 // ---- Mamba-2 scan ----------------------------------------------------------
 void k_mamba2_scan(const Mamba2ScanArgs& a) noexcept {
   const size_t P = a.head_dim, N = a.n, heads_per_group = a.heads / a.groups;
-  const bool vec = (P % 8) == 0;
+  const bool vec = (P % VW) == 0;
   for (size_t t = 0; t < a.rows; ++t) {
     const float* xr = a.x + t * a.x_stride;
     float* yr = a.y + t * a.y_stride;
@@ -134,19 +134,19 @@ void k_mamba2_scan(const Mamba2ScanArgs& a) noexcept {
       const float* xh = xr + hd * P;
       float* yh = yr + hd * P;
       if (vec) {
-        const v8f dtv = vset1(dt), dav = vset1(da);
-        for (size_t p = 0; p < P; p += 8) {
-          const v8f xv = vload(xh + p);
-          const v8f dtx = dtv * xv;
-          v8f acc{};
+        const vf dtv = vset1(dt), dav = vset1(da);
+        for (size_t p = 0; p < P; p += VW) {
+          const vf xv = vload(xh + p);
+          const vf dtx = dtv * xv;
+          vf acc{};
 #pragma GCC unroll 4
           for (size_t n = 0; n < N; ++n) {
             float* hp = hs + n * a.p_pad + p;
-            const v8f hv = dav * vload(hp) + dtx * vset1(bg[n]);
+            const vf hv = dav * vload(hp) + dtx * vset1(bg[n]);
             vstore(hp, hv);
             acc += hv * vset1(cg[n]);
           }
-          const v8f dv = a.d_per_channel ? vload(a.d + hd * P + p) : vset1(a.d[hd]);
+          const vf dv = a.d_per_channel ? vload(a.d + hd * P + p) : vset1(a.d[hd]);
           vstore(yh + p, acc + dv * xv);
         }
       } else {
@@ -189,38 +189,38 @@ void k_rmsnorm(const float* x, size_t x_stride, size_t rows, size_t d, const flo
 // ---- elementwise -------------------------------------------------------------
 void k_exp(const float* x, float* y, size_t n) noexcept {
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) vstore(y + i, vexp(vload(x + i)));
+  for (; i + VW <= n; i += VW) vstore(y + i, vexp(vload(x + i)));
   for (; i < n; ++i) y[i] = sexp(x[i]);
 }
 
 void k_silu(const float* x, float* y, size_t n) noexcept {
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) vstore(y + i, vsilu(vload(x + i)));
+  for (; i + VW <= n; i += VW) vstore(y + i, vsilu(vload(x + i)));
   for (; i < n; ++i) y[i] = ssilu(x[i]);
 }
 
 void k_softplus(const float* x, float* y, size_t n) noexcept {
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) vstore(y + i, vsoftplus(vload(x + i)));
+  for (; i + VW <= n; i += VW) vstore(y + i, vsoftplus(vload(x + i)));
   for (; i < n; ++i) y[i] = ssoftplus(x[i]);
 }
 
 // ---- peak-rate probe -----------------------------------------------------------
 double k_flop_probe(size_t iterations, float* sink) noexcept {
   constexpr int kAcc = 12;  // > FMA latency × ports: the units never wait
-  v8f acc[kAcc];
+  vf acc[kAcc];
   for (int i = 0; i < kAcc; ++i) acc[i] = vset1(0.001f * float(i));
-  const v8f m = vset1(0.999999f), c = vset1(1e-7f);
+  const vf m = vset1(0.999999f), c = vset1(1e-7f);
   for (size_t it = 0; it < iterations; ++it) {
 #pragma GCC unroll 12
     for (int i = 0; i < kAcc; ++i) acc[i] = acc[i] * m + c;
   }
-  v8f s{};
+  vf s{};
   for (int i = 0; i < kAcc; ++i) s += acc[i];
   float out = 0;
-  for (int i = 0; i < 8; ++i) out += s[i];
+  for (int i = 0; i < VW; ++i) out += s[i];
   *sink = out;
-  return double(iterations) * kAcc * 8 * 2;
+  return double(iterations) * kAcc * VW * 2;
 }
 
 }  // namespace

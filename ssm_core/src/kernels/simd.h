@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
-// Portable 8-wide float vectors (GCC/Clang vector extensions) and the
+// Portable float vectors (8 lanes with AVX, 4 with SSE2) (GCC/Clang vector extensions) and the
 // vectorised transcendental functions of the engine. Included ONLY by the
 // per-ISA kernel translation units, inside an anonymous namespace, so that the
 // same source compiles to SSE2 code in one object and AVX2+FMA code in another
@@ -13,20 +13,28 @@
 
 namespace {
 
-typedef float v8f __attribute__((vector_size(32)));
-typedef std::int32_t v8i __attribute__((vector_size(32)));
-typedef float f32;
+// Native width: 8 floats with AVX, 4 with SSE2. (A 32-byte vector type on a
+// target without AVX is kept in memory by GCC, which is far slower.)
+#if defined(__AVX__)
+constexpr int VW = 8;
+typedef float vf __attribute__((vector_size(32)));
+typedef std::int32_t vi __attribute__((vector_size(32)));
+#else
+constexpr int VW = 4;
+typedef float vf __attribute__((vector_size(16)));
+typedef std::int32_t vi __attribute__((vector_size(16)));
+#endif
 
-inline v8f vload(const float* p) noexcept {
-  v8f v;
+inline vf vload(const float* p) noexcept {
+  vf v;
   __builtin_memcpy(&v, p, sizeof v);
   return v;
 }
-inline void vstore(float* p, v8f v) noexcept { __builtin_memcpy(p, &v, sizeof v); }
-inline v8f vset1(float x) noexcept { return v8f{} + x; }
+inline void vstore(float* p, vf v) noexcept { __builtin_memcpy(p, &v, sizeof v); }
+inline vf vset1(float x) noexcept { return vf{} + x; }
 
-inline v8f vmin(v8f a, v8f b) noexcept { return a < b ? a : b; }
-inline v8f vmax(v8f a, v8f b) noexcept { return a > b ? a : b; }
+inline vf vmin(vf a, vf b) noexcept { return a < b ? a : b; }
+inline vf vmax(vf a, vf b) noexcept { return a > b ? a : b; }
 
 // exp(x), Cephes-style range reduction x = n·ln2 + r with a degree-5
 // polynomial for exp(r); |rel err| < 2 ulp on [-87.3, 88.3]. Inputs are
@@ -39,21 +47,21 @@ constexpr float kLn2Hi = 0.693359375f;
 constexpr float kLn2Lo = -2.12194440e-4f;
 constexpr float kRoundMagic = 12582912.0f;  // 1.5·2²³: adding it rounds to an integer
 
-inline v8f vexp(v8f x) noexcept {
+inline vf vexp(vf x) noexcept {
   x = vmin(vmax(x, vset1(kExpLo)), vset1(kExpHi));
-  v8f n = (x * kLog2e + kRoundMagic) - kRoundMagic;  // round to nearest
-  v8f r = x - n * kLn2Hi;
+  vf n = (x * kLog2e + kRoundMagic) - kRoundMagic;  // round to nearest
+  vf r = x - n * kLn2Hi;
   r = r - n * kLn2Lo;
-  v8f z = r * r;
-  v8f p = vset1(1.9875691500E-4f);
+  vf z = r * r;
+  vf p = vset1(1.9875691500E-4f);
   p = p * r + 1.3981999507E-3f;
   p = p * r + 8.3334519073E-3f;
   p = p * r + 4.1665795894E-2f;
   p = p * r + 1.6666665459E-1f;
   p = p * r + 5.0000001201E-1f;
   p = p * z + r + 1.0f;
-  v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
-  return p * (v8f)e;
+  vi e = (__builtin_convertvector(n, vi) + 127) << 23;
+  return p * (vf)e;
 }
 
 inline float sexp(float x) noexcept {
@@ -78,16 +86,16 @@ inline float sexp(float x) noexcept {
 // log(x) for positive normal x (here x ≥ 1). ref: Cephes logf.c.
 constexpr float kSqrtHalf = 0.707106781186547524f;
 
-inline v8f vlog(v8f x) noexcept {
-  v8i xi = (v8i)x;
-  v8i e = ((xi >> 23) & 0xff) - 126;
-  v8f m = (v8f)((xi & 0x807fffff) | 0x3f000000);  // mantissa in [0.5, 1)
-  v8i small = m < kSqrtHalf;                      // -1 where true
+inline vf vlog(vf x) noexcept {
+  vi xi = (vi)x;
+  vi e = ((xi >> 23) & 0xff) - 126;
+  vf m = (vf)((xi & 0x807fffff) | 0x3f000000);  // mantissa in [0.5, 1)
+  vi small = m < kSqrtHalf;                      // -1 where true
   e = e + small;
   m = (m < kSqrtHalf) ? (m + m - 1.0f) : (m - 1.0f);
-  v8f ef = __builtin_convertvector(e, v8f);
-  v8f z = m * m;
-  v8f y = vset1(7.0376836292E-2f);
+  vf ef = __builtin_convertvector(e, vf);
+  vf z = m * m;
+  vf y = vset1(7.0376836292E-2f);
   y = y * m - 1.1514610310E-1f;
   y = y * m + 1.1676998740E-1f;
   y = y * m - 1.2420140846E-1f;
@@ -135,13 +143,13 @@ inline float slog(float x) noexcept {
 // softplus(x) = log(1 + exp(x)), x for x > 20 (torch.nn.functional.softplus,
 // threshold 20). log1p(e) is computed as log(u)·e/(u−1), u = 1+e, which keeps
 // full relative precision for tiny e (Goldberg's log1p trick).
-inline v8f vsoftplus(v8f x) noexcept {
-  v8f e = vexp(x);
-  v8f u = e + 1.0f;
-  v8f d = u - 1.0f;
-  v8f l = vlog(u);
-  v8f safe_d = (d == 0.0f) ? vset1(1.0f) : d;
-  v8f lp = (d == 0.0f) ? e : l * (e / safe_d);
+inline vf vsoftplus(vf x) noexcept {
+  vf e = vexp(x);
+  vf u = e + 1.0f;
+  vf d = u - 1.0f;
+  vf l = vlog(u);
+  vf safe_d = (d == 0.0f) ? vset1(1.0f) : d;
+  vf lp = (d == 0.0f) ? e : l * (e / safe_d);
   return (x > 20.0f) ? x : lp;
 }
 
@@ -153,7 +161,7 @@ inline float ssoftplus(float x) noexcept {
   return d == 0.0f ? e : slog(u) * (e / d);
 }
 
-inline v8f vsilu(v8f x) noexcept { return x / (vexp(-x) + 1.0f); }
+inline vf vsilu(vf x) noexcept { return x / (vexp(-x) + 1.0f); }
 inline float ssilu(float x) noexcept { return x / (sexp(-x) + 1.0f); }
 
 }  // namespace
