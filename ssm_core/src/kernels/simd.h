@@ -47,19 +47,24 @@ constexpr float kLn2Hi = 0.693359375f;
 constexpr float kLn2Lo = -2.12194440e-4f;
 constexpr float kRoundMagic = 12582912.0f;  // 1.5·2²³: adding it rounds to an integer
 
+// exp(r) for |r| ≤ ln2/2, shared by the vector and scalar versions.
+template <class T>
+inline T exp_poly(T r) noexcept {
+  const T z = r * r;
+  T p = r * 1.9875691500E-4f + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  return p * z + r + 1.0f;
+}
+
 inline vf vexp(vf x) noexcept {
   x = vmin(vmax(x, vset1(kExpLo)), vset1(kExpHi));
   vf n = (x * kLog2e + kRoundMagic) - kRoundMagic;  // round to nearest
   vf r = x - n * kLn2Hi;
   r = r - n * kLn2Lo;
-  vf z = r * r;
-  vf p = vset1(1.9875691500E-4f);
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
-  p = p * z + r + 1.0f;
+  const vf p = exp_poly(r);
   vi e = (__builtin_convertvector(n, vi) + 127) << 23;
   return p * (vf)e;
 }
@@ -69,14 +74,7 @@ inline float sexp(float x) noexcept {
   float n = (x * kLog2e + kRoundMagic) - kRoundMagic;
   float r = x - n * kLn2Hi;
   r = r - n * kLn2Lo;
-  float z = r * r;
-  float p = 1.9875691500E-4f;
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
-  p = p * z + r + 1.0f;
+  const float p = exp_poly(r);
   std::int32_t e = (static_cast<std::int32_t>(n) + 127) << 23;
   float s;
   __builtin_memcpy(&s, &e, sizeof s);
@@ -86,17 +84,12 @@ inline float sexp(float x) noexcept {
 // log(x) for positive normal x (here x ≥ 1). ref: Cephes logf.c.
 constexpr float kSqrtHalf = 0.707106781186547524f;
 
-inline vf vlog(vf x) noexcept {
-  vi xi = (vi)x;
-  vi e = ((xi >> 23) & 0xff) - 126;
-  vf m = (vf)((xi & 0x807fffff) | 0x3f000000);  // mantissa in [0.5, 1)
-  vi small = m < kSqrtHalf;                      // -1 where true
-  e = e + small;
-  m = (m < kSqrtHalf) ? (m + m - 1.0f) : (m - 1.0f);
-  vf ef = __builtin_convertvector(e, vf);
-  vf z = m * m;
-  vf y = vset1(7.0376836292E-2f);
-  y = y * m - 1.1514610310E-1f;
+// log(1 + m)·… : the polynomial and exponent terms of Cephes logf, for
+// m = mantissa − 1 in [√½ − 1, √2 − 1) and exponent ef; shared by both versions.
+template <class T>
+inline T log_finish(T m, T ef) noexcept {
+  const T z = m * m;
+  T y = m * 7.0376836292E-2f - 1.1514610310E-1f;
   y = y * m + 1.1676998740E-1f;
   y = y * m - 1.2420140846E-1f;
   y = y * m + 1.4249322787E-1f;
@@ -108,6 +101,16 @@ inline vf vlog(vf x) noexcept {
   y = y + ef * kLn2Lo;
   y = y - z * 0.5f;
   return m + y + ef * kLn2Hi;
+}
+
+inline vf vlog(vf x) noexcept {
+  vi xi = (vi)x;
+  vi e = ((xi >> 23) & 0xff) - 126;
+  vf m = (vf)((xi & 0x807fffff) | 0x3f000000);  // mantissa in [0.5, 1)
+  vi small = m < kSqrtHalf;                      // -1 where true
+  e = e + small;
+  m = (m < kSqrtHalf) ? (m + m - 1.0f) : (m - 1.0f);
+  return log_finish(m, __builtin_convertvector(e, vf));
 }
 
 inline float slog(float x) noexcept {
@@ -123,21 +126,7 @@ inline float slog(float x) noexcept {
   } else {
     m = m - 1.0f;
   }
-  float ef = static_cast<float>(e);
-  float z = m * m;
-  float y = 7.0376836292E-2f;
-  y = y * m - 1.1514610310E-1f;
-  y = y * m + 1.1676998740E-1f;
-  y = y * m - 1.2420140846E-1f;
-  y = y * m + 1.4249322787E-1f;
-  y = y * m - 1.6668057665E-1f;
-  y = y * m + 2.0000714765E-1f;
-  y = y * m - 2.4999993993E-1f;
-  y = y * m + 3.3333331174E-1f;
-  y = y * m * z;
-  y = y + ef * kLn2Lo;
-  y = y - z * 0.5f;
-  return m + y + ef * kLn2Hi;
+  return log_finish(m, static_cast<float>(e));
 }
 
 // softplus(x) = log(1 + exp(x)), x for x > 20 (torch.nn.functional.softplus,
