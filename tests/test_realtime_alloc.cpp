@@ -61,3 +61,40 @@ TEST_CASE("realtime: prepare() does allocate (the scope sees the engine's alloca
   s.prepare({48000, 64});
   REQUIRE(scope.count() > 0);
 }
+
+#include "sidewinder/dsp/model_slot.h"
+#include "sidewinder/dsp/smoothed_value.h"
+#include "sidewinder/dsp/spsc_ring.h"
+
+TEST_CASE("realtime: the dsp hot paths allocate nothing (ring, slot, smoothing, swap + process)", "[realtime]") {
+  dsp::SpscRing<float> ring(1024);
+  dsp::ObjectSlot<ssm::Stream> slot(8);
+  dsp::SmoothedValue gain(1.0f);
+  gain.prepare(48000, 0.05);
+  auto model_a = ssm::Model::create(ssm::make_random_weights(ssm::builtin_config("fx-s"), 1));
+  auto model_b = ssm::Model::create(ssm::make_random_weights(ssm::builtin_config("fx-s"), 2));
+  auto make = [](const std::shared_ptr<const ssm::Model>& m) {
+    auto s = std::make_unique<ssm::Stream>(m);
+    s->prepare({48000, 256});
+    return s;
+  };
+  slot.publish(make(model_a));
+  std::vector<float> buf(256, 0.25f), out(256), tmp(256);
+  std::size_t allocations = 0;
+  for (int block = 0; block < 200; ++block) {
+    if (block == 100) slot.publish(make(model_b));  // loader thread's work, not counted
+    test::AllocationScope scope;                     // the audio thread's work
+    ssm::Stream* s = slot.acquire();
+    if (!s) break;  // checked below, outside the counted scope
+    ring.write(buf.data(), buf.size());
+    const std::size_t got = ring.read(tmp.data(), tmp.size());
+    gain.set_target(block % 2 ? 0.5f : 1.0f);
+    gain.apply(tmp.data(), got);
+    s->process(tmp.data(), out.data(), got);
+    allocations += scope.count();
+    if (block == 150) REQUIRE(slot.collect_garbage() >= 1);  // the old stream is freed here, off the audio side
+  }
+  REQUIRE(slot.current() != nullptr);
+  REQUIRE(allocations == 0);
+  REQUIRE(slot.current()->model_ptr() == model_b);
+}
