@@ -114,6 +114,16 @@ TEST_CASE("kernels: conv+SiLU, rmsnorm, Mamba-1 and Mamba-2 scans", "[kernels]")
       k->rmsnorm(x.data(), 40, T, d, w.data(), 1e-5f, y2.data(), 40);
       REQUIRE(test::norm_err(y2, y1) <= 1e-6);
     }
+    for (std::size_t groups : {1, 2, 3}) {  // gated RMSNorm: group sizes 48, 24 (vector) and 16
+      const std::size_t d = 48, stride = 56;
+      const auto y0 = randv(T * stride, -3, 3, 20), sz = randv(T * stride, -0.3f, 2, 21), w = randv(d, 0.5, 1.5, 22);
+      auto y1 = y0, y2 = y0;
+      ref.gated_rmsnorm(y1.data(), sz.data(), stride, T, d, groups, w.data(), 1e-5f);
+      k->gated_rmsnorm(y2.data(), sz.data(), stride, T, d, groups, w.data(), 1e-5f);
+      INFO("groups=" << groups);
+      REQUIRE(test::norm_err(y2, y1) <= 1e-6);
+      REQUIRE(y1 != y0);
+    }
     {  // Mamba-1 scan: e_pad 24, N 7
       const std::size_t ep = 24, N = 7;
       const auto dt = randv(T * ep, 1e-3f, 0.3f, 6), u = randv(T * ep, -2, 2, 7), sz = randv(T * ep, -1, 2, 8);

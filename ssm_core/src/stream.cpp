@@ -173,19 +173,7 @@ void Stream::mamba2_layer(std::size_t l, std::size_t rows) noexcept {
   // Gated RMSNorm, norm_before_gate=False, one group per E/G channels.
   // ref: mamba_ssm/ops/triton/layernorm_gated.py rms_norm_ref
   kernels_->silu(z_, z_, rows * e_pad_);
-  const std::size_t gs = E / G;
-  for (std::size_t t = 0; t < rows; ++t) {
-    float* y = y_ + t * e_pad_;
-    const float* sz = z_ + t * e_pad_;
-    for (std::size_t i = 0; i < E; ++i) y[i] *= sz[i];
-    for (std::size_t g = 0; g < G; ++g) {
-      float* yg = y + g * gs;
-      float ss = 0.0f;
-      for (std::size_t i = 0; i < gs; ++i) ss += yg[i] * yg[i];
-      const float inv = 1.0f / std::sqrt(ss / static_cast<float>(gs) + c.norm_eps);
-      for (std::size_t i = 0; i < gs; ++i) yg[i] = yg[i] * inv * w.gate_norm_w[g * gs + i];
-    }
-  }
+  kernels_->gated_rmsnorm(y_, z_, e_pad_, rows, E, G, w.gate_norm_w, c.norm_eps);
   linear(w.out, y_, e_pad_, rows, r_, d_pad_, true);
 }
 

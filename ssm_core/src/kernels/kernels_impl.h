@@ -186,6 +186,44 @@ void k_rmsnorm(const float* x, size_t x_stride, size_t rows, size_t d, const flo
   }
 }
 
+// ---- gated RMSNorm (Mamba-2) ---------------------------------------------------
+void k_gated_rmsnorm(float* y, const float* sz, size_t y_stride, size_t rows, size_t d, size_t groups,
+                     const float* w, float eps) noexcept {
+  const size_t gs = d / groups;
+  const bool vec = (gs % VW) == 0;
+  for (size_t t = 0; t < rows; ++t) {
+    float* yr = y + t * y_stride;
+    const float* zr = sz + t * y_stride;
+    for (size_t g = 0; g < groups; ++g) {
+      float* yg = yr + g * gs;
+      const float* zg = zr + g * gs;
+      const float* wg = w + g * gs;
+      float ss = 0.0f;
+      if (vec) {
+        vf acc{};
+        for (size_t i = 0; i < gs; i += VW) {
+          const vf v = vload(yg + i) * vload(zg + i);
+          vstore(yg + i, v);
+          acc += v * v;
+        }
+        for (int l = 0; l < VW; ++l) ss += acc[l];
+      } else {
+        for (size_t i = 0; i < gs; ++i) {
+          yg[i] *= zg[i];
+          ss += yg[i] * yg[i];
+        }
+      }
+      const float inv = 1.0f / __builtin_sqrtf(ss / static_cast<float>(gs) + eps);
+      if (vec) {
+        const vf iv = vset1(inv);
+        for (size_t i = 0; i < gs; i += VW) vstore(yg + i, vload(yg + i) * iv * vload(wg + i));
+      } else {
+        for (size_t i = 0; i < gs; ++i) yg[i] = yg[i] * inv * wg[i];
+      }
+    }
+  }
+}
+
 // ---- elementwise -------------------------------------------------------------
 void k_exp(const float* x, float* y, size_t n) noexcept {
   size_t i = 0;

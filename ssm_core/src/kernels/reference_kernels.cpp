@@ -84,6 +84,24 @@ void ref_rmsnorm(const float* x, std::size_t x_stride, std::size_t rows, std::si
   }
 }
 
+void ref_gated_rmsnorm(float* y, const float* sz, std::size_t y_stride, std::size_t rows, std::size_t d,
+                       std::size_t groups, const float* w, float eps) noexcept {
+  const std::size_t gs = d / groups;
+  for (std::size_t t = 0; t < rows; ++t) {
+    for (std::size_t g = 0; g < groups; ++g) {
+      float* yg = y + t * y_stride + g * gs;
+      const float* zg = sz + t * y_stride + g * gs;
+      double ss = 0.0;
+      for (std::size_t i = 0; i < gs; ++i) {
+        yg[i] *= zg[i];
+        ss += double(yg[i]) * yg[i];
+      }
+      const float inv = static_cast<float>(1.0 / std::sqrt(ss / double(gs) + eps));
+      for (std::size_t i = 0; i < gs; ++i) yg[i] = yg[i] * inv * w[g * gs + i];
+    }
+  }
+}
+
 void ref_exp(const float* x, float* y, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
@@ -108,7 +126,7 @@ double ref_flop_probe(std::size_t iterations, float* sink) noexcept {
 
 const KernelTable& reference_kernels() noexcept {
   static const KernelTable table{"reference", ref_linear, ref_conv_silu, ref_mamba1_scan, ref_mamba2_scan,
-                                 ref_rmsnorm, ref_exp, ref_silu, ref_softplus, ref_flop_probe};
+                                 ref_rmsnorm, ref_gated_rmsnorm, ref_exp, ref_silu, ref_softplus, ref_flop_probe};
   return table;
 }
 

@@ -110,6 +110,12 @@ struct KernelTable {
   // y = x / sqrt(mean(x[0..d)²) + eps) · w  per row; x, y: [T, *] strides; w: [d]
   void (*rmsnorm)(const float* x, std::size_t x_stride, std::size_t rows, std::size_t d,
                   const float* w, float eps, float* y, std::size_t y_stride) noexcept;
+  // Mamba-2 gated RMSNorm (norm_before_gate=False), in place, per row and per
+  // group of d/groups channels: y = y⊙sz / sqrt(mean((y⊙sz)²) + eps) · w.
+  //   y: [T, *] stride y_stride; sz = SiLU(z): [T, *] stride y_stride; w: [d]
+  // ref: mamba_ssm/ops/triton/layernorm_gated.py rms_norm_ref (group_size)
+  void (*gated_rmsnorm)(float* y, const float* sz, std::size_t y_stride, std::size_t rows, std::size_t d,
+                        std::size_t groups, const float* w, float eps) noexcept;
   // Elementwise over n contiguous floats (in place allowed).
   void (*exp)(const float* x, float* y, std::size_t n) noexcept;
   void (*silu)(const float* x, float* y, std::size_t n) noexcept;
