@@ -5,7 +5,10 @@
 // length. The output goes to a temporary file renamed onto OUT on success.
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,6 +26,35 @@ namespace sw::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// SIGINT/SIGTERM during a render: stop at the next chunk, remove the
+// temporary output, exit 1. Installed without SA_RESTART so a blocked read
+// of stdin returns.
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted.store(true); }
+
+void install_interrupt_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+void check_interrupted() {
+  if (g_interrupted.load()) throw std::runtime_error("interrupted; no output written");
+}
+
+// Failures writing OUT (disk full, closed pipe, rename) are not bad input: exit 1.
+template <class F>
+void output_step(const std::string& out, F&& f) {
+  try {
+    f();
+  } catch (const dsp::AudioFileError& e) {
+    throw std::runtime_error(std::string(e.what()) + (out == "-" ? "" : " (nothing written to " + out + ")"));
+  }
+}
 
 // Runs model-rate audio through the streams, `block` frames per process()
 // call; one stream per file channel (mono models) or one for all channels.
@@ -117,12 +149,12 @@ int run_render(const RenderOptions& o) {
   const std::size_t ocap = (resample ? dsp::Resampler::output_frames_for(mcap, mrate, frate) : mcap) + 64;
   std::vector<float> fin(chunk * fch), mbuf(mcap * fch), mout(mcap * och), obuf(ocap * och);
 
-  dsp::AudioFileWriter writer = dsp::AudioFileWriter::create(o.out, frate, och, o.in);
+  dsp::AudioFileWriter writer = dsp::AudioFileWriter::create(o.out, frate, och, o.in, info.is_float);
   std::size_t frames_read = 0, frames_written = 0;
   auto emit = [&](const float* data, std::size_t n) {  // never runs ahead of the input
     const std::size_t room = frames_read - frames_written;
     n = std::min(n, room);
-    if (n) writer.write(data, n);
+    if (n) output_step(o.out, [&] { writer.write(data, n); });
     frames_written += n;
   };
   auto feed_out = [&](const float* m, std::size_t n) {
@@ -146,9 +178,23 @@ int run_render(const RenderOptions& o) {
 
   const bool progress = !o.json && isatty(STDERR_FILENO) && info.frames > 0;
   int last_pct = -1;
+  install_interrupt_handlers();
   for (;;) {
-    const std::size_t n = reader.read(fin.data(), chunk);
+    std::size_t n = 0;
+    try {
+      n = reader.read(fin.data(), chunk);
+    } catch (const dsp::AudioFileError&) {
+      check_interrupted();  // a read cut short by a signal is an interruption, not bad input
+      throw;
+    }
+    check_interrupted();
     if (n == 0) break;
+    for (std::size_t i = 0; i < n * fch; ++i) {
+      if (!std::isfinite(fin[i])) {
+        throw InputError(o.in + ": sample " + std::to_string(frames_read + i / fch) + " (channel " +
+                         std::to_string(i % fch) + ") is not a finite number");
+      }
+    }
     frames_read += n;
     if (!resample) {
       feed_model(fin.data(), n);
@@ -182,7 +228,8 @@ int run_render(const RenderOptions& o) {
     std::vector<float> zeros(std::min<std::size_t>(frames_read - frames_written, 4096) * och, 0.0f);
     while (frames_written < frames_read) emit(zeros.data(), zeros.size() / och);
   }
-  writer.commit();
+  check_interrupted();
+  output_step(o.out, [&] { writer.commit(); });
   if (progress) std::fprintf(stderr, "\n");
 
   const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();

@@ -80,8 +80,8 @@ std::vector<float> read_all(AudioFileReader& r) {
 }
 
 void write_file(const std::string& path, const std::vector<float>& x, int channels, double rate,
-                const std::string& like = "") {
-  AudioFileWriter w = AudioFileWriter::create(path, rate, channels, like);
+                const std::string& input = "", bool float_samples = false) {
+  AudioFileWriter w = AudioFileWriter::create(path, rate, channels, input, float_samples);
   const std::size_t frames = x.size() / static_cast<std::size_t>(channels);
   // Two writes to exercise appending.
   const std::size_t half = frames / 2;
@@ -143,26 +143,27 @@ TEST_CASE("AudioFile round trips through lossless formats", "[dsp][audio_file]")
   CHECK(dir.entry_count() == 5);
 }
 
-TEST_CASE("AudioFile WAV output is float when the input was float", "[dsp][audio_file]") {
+TEST_CASE("AudioFile WAV output is float when asked (a float input stays float)", "[dsp][audio_file]") {
   TempDir dir;
   const std::vector<float> x = test_signal(1000, 1, 44100.0);
   const std::string raw_in = dir.file("in.f32");
   write_file(raw_in, x, 1, 44100.0);
+  const bool in_is_float = AudioFileReader::open(raw_in, RawSpec{44100.0, 1}).info().is_float;
+  CHECK(in_is_float);
 
   const std::string wav = dir.file("float.wav");
-  write_file(wav, x, 1, 44100.0, raw_in);
+  write_file(wav, x, 1, 44100.0, raw_in, in_is_float);
   AudioFileReader r = AudioFileReader::open(wav);
   CHECK(r.info().is_float);
   CHECK(read_all(r) == x);  // bit exact
 
   const std::string wav24 = dir.file("pcm.wav");
-  write_file(wav24, x, 1, 44100.0, dir.file("pcm_source_that_does_not_exist.wav"));
+  write_file(wav24, x, 1, 44100.0, raw_in, false);
   CHECK_FALSE(AudioFileReader::open(wav24).info().is_float);
 
-  // A float WAV as the model for another WAV keeps float, too.
-  const std::string wav2 = dir.file("float2.wav");
-  write_file(wav2, x, 1, 44100.0, wav);
-  CHECK(AudioFileReader::open(wav2).info().is_float);
+  const std::string aiff = dir.file("float.aiff");
+  write_file(aiff, x, 1, 44100.0, wav, AudioFileReader::open(wav).info().is_float);
+  CHECK(AudioFileReader::open(aiff).info().is_float);
 }
 
 TEST_CASE("AudioFile Ogg Vorbis keeps length and rough energy", "[dsp][audio_file]") {

@@ -114,13 +114,15 @@ TEST_CASE("kernels: conv+SiLU, rmsnorm, Mamba-1 and Mamba-2 scans", "[kernels]")
       k->rmsnorm(x.data(), 40, T, d, w.data(), 1e-5f, y2.data(), 40);
       REQUIRE(test::norm_err(y2, y1) <= 1e-6);
     }
-    for (std::size_t groups : {1, 2, 3}) {  // gated RMSNorm: group sizes 48, 24 (vector) and 16
-      const std::size_t d = 48, stride = 56;
+    // gated RMSNorm: d 48 in groups of 48, 24, 16 (vector paths), d 30 in groups of 10 and d 36
+    // in groups of 12 (scalar fallback; 12 is vector on SSE2, scalar on AVX2)
+    for (auto [d, groups] : {std::pair<std::size_t, std::size_t>{48, 1}, {48, 2}, {48, 3}, {30, 3}, {36, 3}}) {
+      const std::size_t stride = 56;
       const auto y0 = randv(T * stride, -3, 3, 20), sz = randv(T * stride, -0.3f, 2, 21), w = randv(d, 0.5, 1.5, 22);
       auto y1 = y0, y2 = y0;
       ref.gated_rmsnorm(y1.data(), sz.data(), stride, T, d, groups, w.data(), 1e-5f);
       k->gated_rmsnorm(y2.data(), sz.data(), stride, T, d, groups, w.data(), 1e-5f);
-      INFO("groups=" << groups);
+      INFO("d=" << d << " groups=" << groups);
       REQUIRE(test::norm_err(y2, y1) <= 1e-6);
       REQUIRE(y1 != y0);
     }

@@ -126,3 +126,49 @@ TEST_CASE("loader: save and load round-trip exactly", "[loader]") {
   REQUIRE(r.layers[3].in_proj_w == w.layers[3].in_proj_w);
   REQUIRE(r.audio_skip_w == w.audio_skip_w);
 }
+
+TEST_CASE("loader: a small file claiming a huge recurrent state is refused before allocation", "[loader]") {
+  // Mamba-2 with d_model 1: about 1.4 M parameters on disk, but d_inner 32768 ×
+  // d_state 16384 = 2^29 floats (2 GiB) of state per stream.
+  ssm::ModelConfig c;
+  c.arch = ssm::Arch::mamba2;
+  c.n_layers = 1, c.d_model = 1, c.d_inner = 32768, c.head_dim = 32768, c.n_heads = 1, c.n_groups = 1;
+  c.d_state = 16384, c.d_conv = 2, c.sample_rate = 48000;
+  const std::string tmp = (fs::temp_directory_path() / "sw_huge_state.safetensors").string();
+  ssm::save_model_weights(ssm::make_random_weights(c, 1), tmp);
+  std::string message;
+  try {
+    ssm::load_model(tmp);
+  } catch (const ssm::ModelLoadError& e) {
+    message = e.what();
+  }
+  std::remove(tmp.c_str());
+  REQUIRE_THAT(message, Catch::Contains("too large") && Catch::Contains("recurrent state"));
+}
+
+TEST_CASE("loader: a directory is refused by name", "[loader]") {
+  const std::string dir = fs::temp_directory_path().string();
+  REQUIRE_THROWS_WITH(ssm::load_model(dir), Catch::Contains(dir) && Catch::Contains("not a regular file"));
+}
+
+TEST_CASE("loader: numbers in metadata are parsed strictly", "[loader]") {
+  const std::string tmp = (fs::temp_directory_path() / "sw_strict.safetensors").string();
+  std::map<std::string, ssm::TensorToWrite> t;
+  const auto f = ssm::read_safetensors(test::data_path("golden/m1_state1.safetensors"));
+  for (const auto& [name, info] : f.tensors) t[name] = {info.shape, f.read_f32(info)};
+  for (const char* bad : {" 48000", "+48000", "48000.0", "48k", ""}) {
+    auto meta = f.metadata;
+    meta["sample_rate"] = bad;
+    ssm::write_safetensors(tmp, t, meta);
+    INFO("sample_rate='" << bad << "'");
+    REQUIRE_THROWS_WITH(ssm::load_model(tmp), Catch::Contains("sample_rate"));
+  }
+  auto meta = f.metadata;
+  meta["norm_eps"] = "1e-5";
+  ssm::write_safetensors(tmp, t, meta);
+  REQUIRE_NOTHROW(ssm::load_model(tmp));
+  meta["norm_eps"] = "0,00001";  // a decimal comma is refused whatever the locale
+  ssm::write_safetensors(tmp, t, meta);
+  REQUIRE_THROWS_WITH(ssm::load_model(tmp), Catch::Contains("norm_eps"));
+  std::remove(tmp.c_str());
+}

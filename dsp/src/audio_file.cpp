@@ -81,17 +81,6 @@ void check_raw_spec(const std::string& path, const RawSpec& raw) {
   }
 }
 
-// True if the file at `path` stores float samples (used to pick the output
-// sample format). Unreadable files count as not float.
-bool input_is_float(const std::string& path) {
-  if (path == "-" || lower_extension(path) == ".f32") return true;
-  SF_INFO info{};
-  SNDFILE* sf = sf_open(path.c_str(), SFM_READ, &info);
-  if (sf == nullptr) return false;
-  const bool is_float = sf_is_float(info.format);
-  sf_close(sf);
-  return is_float;
-}
 
 }  // namespace
 
@@ -235,7 +224,7 @@ AudioFileWriter::~AudioFileWriter() = default;
 const char* AudioFileWriter::supported_extensions() noexcept { return kSupportedExtensions; }
 
 AudioFileWriter AudioFileWriter::create(const std::string& path, double sample_rate, int channels,
-                                        const std::string& like_input_path) {
+                                        const std::string& input_path, bool float_samples) {
   const std::string shown = path.empty() ? std::string("(empty path)") : path;
   if (!(sample_rate > 0.0) || !std::isfinite(sample_rate)) {
     throw AudioFileError(shown + ": cannot write audio: invalid sample rate " + std::to_string(sample_rate));
@@ -261,8 +250,7 @@ AudioFileWriter AudioFileWriter::create(const std::string& path, double sample_r
   const std::string ext = lower_extension(path);
   int format = 0;
   if (ext == ".wav" || ext == ".aif" || ext == ".aiff") {
-    const bool is_float = !like_input_path.empty() && input_is_float(like_input_path);
-    format = (ext == ".wav" ? SF_FORMAT_WAV : SF_FORMAT_AIFF) | (is_float ? SF_FORMAT_FLOAT : SF_FORMAT_PCM_24);
+    format = (ext == ".wav" ? SF_FORMAT_WAV : SF_FORMAT_AIFF) | (float_samples ? SF_FORMAT_FLOAT : SF_FORMAT_PCM_24);
   } else if (ext == ".flac") {
     format = SF_FORMAT_FLAC | SF_FORMAT_PCM_24;
   } else if (ext == ".ogg") {
@@ -277,7 +265,7 @@ AudioFileWriter AudioFileWriter::create(const std::string& path, double sample_r
                          "\" (supported: " + kSupportedExtensions + ")");
   }
 
-  if (!like_input_path.empty() && same_file(path, like_input_path)) {
+  if (!input_path.empty() && same_file(path, input_path)) {
     throw AudioFileError(path + ": refusing to overwrite the input file");
   }
 

@@ -27,12 +27,13 @@ void ModelConfig::validate() const {
   need(d_conv >= 1, "d_conv must be >= 1");
   need(in_channels >= 1 && out_channels >= 1, "channel counts must be >= 1");
   need(norm_eps > 0.0f, "norm_eps must be > 0");
+  need(gate_norm_eps > 0.0f, "gate_norm_eps must be > 0");
   need(sample_rate >= 0.0, "sample_rate must be >= 0");
   if (arch == Arch::mamba1) {
     need(dt_rank >= 1, "dt_rank must be >= 1");
   } else {
     need(n_heads >= 1 && head_dim >= 1, "heads and head_dim must be >= 1");
-    need(n_heads * head_dim == d_inner, "heads * head_dim must equal d_inner");
+    need(static_cast<long long>(n_heads) * head_dim == d_inner, "heads * head_dim must equal d_inner");
     need(n_groups >= 1 && n_heads % n_groups == 0, "ngroups must divide the number of heads");
     need(d_inner % n_groups == 0, "ngroups must divide d_inner");
   }

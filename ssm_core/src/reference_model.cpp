@@ -111,7 +111,7 @@ struct ReferenceModel::Impl {
     const Eigen::Index gs = E / G;
     for (Eigen::Index g = 0; g < G; ++g) {
       Vec seg = y.segment(g * gs, gs);
-      y.segment(g * gs, gs) = rmsnorm(seg, L.gate_norm_w.segment(g * gs, gs), c.norm_eps);
+      y.segment(g * gs, gs) = rmsnorm(seg, L.gate_norm_w.segment(g * gs, gs), c.gate_norm_eps);
     }
     Vec out = L.out_proj * y;
     if (L.out_proj_b.size()) out += L.out_proj_b;

@@ -173,7 +173,7 @@ void Stream::mamba2_layer(std::size_t l, std::size_t rows) noexcept {
   // Gated RMSNorm, norm_before_gate=False, one group per E/G channels.
   // ref: mamba_ssm/ops/triton/layernorm_gated.py rms_norm_ref
   kernels_->silu(z_, z_, rows * e_pad_);
-  kernels_->gated_rmsnorm(y_, z_, e_pad_, rows, E, G, w.gate_norm_w, c.norm_eps);
+  kernels_->gated_rmsnorm(y_, z_, e_pad_, rows, E, G, w.gate_norm_w, c.gate_norm_eps);
   linear(w.out, y_, e_pad_, rows, r_, d_pad_, true);
 }
 

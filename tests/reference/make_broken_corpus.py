@@ -198,6 +198,20 @@ def main():
     add("mamba2_ngroups.safetensors", "mamba2, heads 4 (headdim 6, d_inner 24), ngroups 3: "
         "shapes consistent with G=3 but 3 does not divide 4 heads", ["ngroups"], blob(*build(tg, mg)))
 
+    add("gate_norm_eps_bad.safetensors", "gate_norm_eps \"abc\"", ["gate_norm_eps"],
+        with_meta(lambda m: m.update(gate_norm_eps="abc")))
+    # A plain (non-Sidewinder) Mamba-2 backbone must state ngroups: G groups of N
+    # and one group of G*N have the same shapes.
+    rng = np.random.default_rng(10)
+    tp = ref.random_tensors(rng, "mamba2", 1, 8, 16, 4, 2, P=8, G=2, audio=False)
+    add("mamba2_plain_no_ngroups.safetensors", "plain Mamba-2 backbone (format pt) without ngroups metadata",
+        ["ngroups"], blob(*build(tp, {"format": "pt"})))
+    add("a_log_claims_huge_shape.safetensors", "A_log claims shape [8192, 8192] while its offsets span 256 bytes",
+        ["A_log", "does not match"], with_header(lambda h: h[L0 + "mixer.A_log"].update(shape=[8192, 8192])))
+    nested = b"[" * 200 + b"]" * 200
+    add("header_deeply_nested.safetensors", "a 400-byte header of 200 nested arrays",
+        ["JSON"], len(nested).to_bytes(8, "little") + nested)
+
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")

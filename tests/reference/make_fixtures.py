@@ -39,11 +39,11 @@ CASES = [
      "Mamba-1, 2 layers, BF16 weights."),
     ("m2_basic", 201, "F32", "1e-5",
      dict(arch="mamba2", L=2, D=16, E=32, N=16, K=4, P=8, G=1, C_in=1, C_out=1, skip=True),
-     "Mamba-2, 2 layers, 4 heads of 8, 1 group, D per head."),
+     "Mamba-2, 2 layers, 4 heads of 8, 1 group, D per head, gate_norm_eps 1e-3."),
     ("m2_groups", 202, "F32", "0.01",
      dict(arch="mamba2", L=2, D=24, E=48, N=7, K=3, P=12, G=2, C_in=1, C_out=1, skip=True,
           D_per_channel=True),
-     "Mamba-2, 2 layers, 4 heads of 12, 2 groups, d_state 7, D per channel [E], norm_eps 0.01."),
+     "Mamba-2, 2 layers, 4 heads of 12, 2 groups, d_state 7, D per channel [E], norm_eps 0.01 (block norms only; the gated norm keeps 1e-5)."),
     ("m2_bf16", 203, "BF16", "1e-5",
      dict(arch="mamba2", L=2, D=16, E=32, N=8, K=2, P=16, G=2, C_in=1, C_out=1, skip=True),
      "Mamba-2, 2 layers, 2 heads of 16, 2 groups, BF16 weights."),
@@ -62,6 +62,8 @@ def metadata_for(name, arch, cfg, eps, description):
     if arch == "mamba2":
         meta["headdim"] = str(cfg["P"])
         meta["ngroups"] = str(cfg["G"])
+        if name == "m2_basic":
+            meta["gate_norm_eps"] = "1e-3"  # the gated norm's own epsilon (default 1e-5)
     meta["name"] = name
     meta["description"] = description
     meta["author"] = "Sidewinder test fixtures (tests/reference/make_fixtures.py)"

@@ -249,6 +249,17 @@ def model_from_tensors(tensors, meta, path="<memory>"):
         if not (np.isfinite(eps) and eps > 0):
             raise ModelError(f"{p}: norm_eps {meta['norm_eps']!r} must be a positive finite number")
 
+    # Mamba-2's gated RMSNorm has its own epsilon: mamba2.py builds
+    # RMSNormGated(d_ssm, eps=1e-5, ...) whatever the block norms use.
+    gate_eps = 1e-5
+    if "gate_norm_eps" in meta:
+        try:
+            gate_eps = float(meta["gate_norm_eps"])
+        except ValueError:
+            raise ModelError(f"{p}: gate_norm_eps {meta['gate_norm_eps']!r} is not a number")
+        if not (np.isfinite(gate_eps) and gate_eps > 0):
+            raise ModelError(f"{p}: gate_norm_eps {meta['gate_norm_eps']!r} must be a positive finite number")
+
     # --- layer count ----------------------------------------------------------
     layer_ids = set()
     for n in names:
@@ -268,6 +279,7 @@ def model_from_tensors(tensors, meta, path="<memory>"):
     # --- dimensions from shapes ----------------------------------------------
     m = Model()
     m.arch, m.L, m.eps, m.sample_rate, m.metadata, m.has_audio = arch, L, eps, sample_rate, dict(meta), has_audio
+    m.gate_eps = gate_eps
     pre = "backbone.layers.0."
     m.D = get(pre + "norm.weight").shape[0] if get(pre + "norm.weight").ndim == 1 else -1
     m.E = get(pre + "mixer.out_proj.weight").shape[-1]
@@ -295,7 +307,10 @@ def model_from_tensors(tensors, meta, path="<memory>"):
     else:
         m.H = get(pre + "mixer.A_log").shape[0]
         H = m.H
-        m.G = _int_meta(p, meta, "ngroups", 1) if "ngroups" in meta else 1
+        # ngroups cannot be told from shapes (G groups of N look like one of G*N): required.
+        if "ngroups" not in meta:
+            raise ModelError(f"{p}: metadata key ngroups is missing (required for mamba2)")
+        m.G = _int_meta(p, meta, "ngroups", 1)
         if "headdim" in meta:
             m.P = _int_meta(p, meta, "headdim", 1)
             if H * m.P != E:
@@ -493,7 +508,7 @@ def mamba2_step(m, lay, st, h):
     y = np.einsum("hpn,hn->hp", st["ssm"], Ch)                                      # [H, P]
     Dp = lay["mixer.D"]
     y = y + (Dp.reshape(H, P) if Dp.shape[0] == E else Dp[:, None]) * x             # D: [E] or [H]
-    y = gated_rmsnorm(y.reshape(E), z, lay["mixer.norm.weight"], G, m.eps)          # [E]
+    y = gated_rmsnorm(y.reshape(E), z, lay["mixer.norm.weight"], G, m.gate_eps)          # [E]
     return linear(lay["mixer.out_proj.weight"], y, lay.get("mixer.out_proj.bias"))  # [D]
 
 
@@ -591,7 +606,7 @@ def _seq_mamba2(m, lay, Hs):
     Y = Y + (Dp.reshape(H, P) if Dp.shape[0] == E else Dp[:, None]) * X
     Y = Y.reshape(T, E) * silu(Z)
     Yg = Y.reshape(T, G, E // G)
-    Yg = Yg / np.sqrt((Yg ** 2).mean(-1, keepdims=True) + m.eps)
+    Yg = Yg / np.sqrt((Yg ** 2).mean(-1, keepdims=True) + m.gate_eps)
     out = Yg.reshape(T, E) * lay["mixer.norm.weight"] @ lay["mixer.out_proj.weight"].T
     return out + lay["mixer.out_proj.bias"] if "mixer.out_proj.bias" in lay else out
 

@@ -4,7 +4,7 @@
 // and known, every value finite. Builds ModelWeights only after all checks.
 #include "sidewinder/ssm/model_loader.h"
 
-#include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -25,6 +25,7 @@ std::string shape_str(const Shape& s) {
 }
 
 constexpr std::int64_t kMaxDim = 1 << 16;
+constexpr std::uint64_t kMaxStateFloats = 1ull << 24;  // 64 MiB of fp32 state per stream
 constexpr int kMaxLayers = 1024;
 
 class Loader {
@@ -66,17 +67,33 @@ class Loader {
   bool has_meta(const std::string& k) const { return file_.metadata.count(k) != 0; }
   const std::string& meta(const std::string& k) const { return file_.metadata.at(k); }
 
+  // Whole-string, locale-independent parses (std::from_chars): " 1", "+1",
+  // "1x" and "1,5" are all refused.
+  static bool to_long(const std::string& s, long& v) {
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    return !s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size();
+  }
+  static bool to_double(const std::string& s, double& v) {
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    return !s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size();
+  }
+
   long parse_int(const std::string& key, long lo, long hi) const {
     if (!has_meta(key)) fail("metadata key " + key + " is missing");
     const std::string& s = meta(key);
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || errno != 0 || v < lo || v > hi) {
+    long v = 0;
+    if (!to_long(s, v) || v < lo || v > hi) {
       fail("metadata " + key + " = '" + s + "' is not an integer in [" + std::to_string(lo) + ", " +
            std::to_string(hi) + "]");
     }
     return v;
+  }
+
+  float parse_eps(const std::string& key) const {
+    const std::string& s = meta(key);
+    double e = 0;
+    if (!to_double(s, e) || !(e > 0.0) || !(e < 1.0)) fail("metadata " + key + " = '" + s + "' is not a number in (0, 1)");
+    return static_cast<float>(e);
   }
 
   void parse_metadata() {
@@ -90,9 +107,8 @@ class Loader {
     if (sidewinder_) {
       if (!has_meta("format_version")) fail("metadata key format_version is missing (supported: 1)");
       const std::string& fv = meta("format_version");
-      char* end = nullptr;
-      const long v = std::strtol(fv.c_str(), &end, 10);
-      if (fv.empty() || *end != '\0') fail("metadata format_version = '" + fv + "' is not an integer");
+      long v = 0;
+      if (!to_long(fv, v)) fail("metadata format_version = '" + fv + "' is not an integer (supported: 1)");
       if (v != kFormatVersion) {
         fail("format_version " + fv + " is not supported by this engine (supported: " +
              std::to_string(kFormatVersion) + ")");
@@ -121,15 +137,8 @@ class Loader {
       c_.arch = x_proj ? Arch::mamba1 : Arch::mamba2;
       c_.sample_rate = has_meta("sample_rate") ? static_cast<double>(parse_int("sample_rate", 0, 1536000)) : 0.0;
     }
-    if (has_meta("norm_eps")) {
-      const std::string& s = meta("norm_eps");
-      char* end = nullptr;
-      const double e = std::strtod(s.c_str(), &end);
-      if (s.empty() || *end != '\0' || !(e > 0.0) || !(e < 1.0)) {
-        fail("metadata norm_eps = '" + s + "' is not a number in (0, 1)");
-      }
-      c_.norm_eps = static_cast<float>(e);
-    }
+    if (has_meta("norm_eps")) c_.norm_eps = parse_eps("norm_eps");
+    if (has_meta("gate_norm_eps")) c_.gate_norm_eps = parse_eps("gate_norm_eps");
   }
 
   void infer_shapes() {
@@ -167,9 +176,15 @@ class Loader {
       } else {
         c_.head_dim = c_.d_inner / c_.n_heads;
       }
-      c_.n_groups = (sidewinder_ || has_meta("ngroups")) ? static_cast<int>(parse_int("ngroups", 1, kMaxDim)) : 1;
-      if (c_.head_dim * c_.n_heads != c_.d_inner) {
-        fail("metadata headdim = " + std::to_string(c_.head_dim) + " times " + std::to_string(c_.n_heads) +
+      // ngroups cannot be told from the shapes (B and C of G groups of N look
+      // like one group of G·N), so a Mamba-2 file must say it.
+      if (!has_meta("ngroups")) {
+        fail("metadata key ngroups is missing: a Mamba-2 file must state it (n_groups in a Hugging Face "
+             "config.json; add it to the file's __metadata__)");
+      }
+      c_.n_groups = static_cast<int>(parse_int("ngroups", 1, kMaxDim));
+      if (static_cast<long long>(c_.head_dim) * c_.n_heads != c_.d_inner) {
+        fail("headdim " + std::to_string(c_.head_dim) + " times " + std::to_string(c_.n_heads) +
              " heads (A_log) does not equal d_inner = " + std::to_string(c_.d_inner) + " (out_proj.weight)");
       }
       if (c_.n_heads % c_.n_groups != 0) {
@@ -248,7 +263,13 @@ class Loader {
       known.insert(name);
       total += t.elements();
     }
-    if (total > (1ull << 28)) fail("too large: " + std::to_string(total) + " parameters");
+    if (total > (1ull << 28)) fail("too large: " + std::to_string(total) + " parameters (limit 2^28)");
+    const std::uint64_t state = std::uint64_t(c_.n_layers) *
+                                (std::uint64_t(K - 1) * std::uint64_t(conv) + std::uint64_t(E) * std::uint64_t(N));
+    if (state > kMaxStateFloats) {
+      fail("too large: the recurrent state would hold " + std::to_string(state) + " floats per stream (limit " +
+           std::to_string(kMaxStateFloats) + ")");
+    }
     static const std::set<std::string> ignorable = {"backbone.embedding.weight", "backbone.embeddings.weight",
                                                     "lm_head.weight"};
     for (const auto& kv : file_.tensors) {
@@ -373,6 +394,10 @@ void save_model_weights(const ModelWeights& w, const std::string& path) {
     meta["norm_eps"] = e.str();
   }
   if (c.arch == Arch::mamba2) {
+    std::ostringstream g;
+    g.precision(9);
+    g << c.gate_norm_eps;
+    meta["gate_norm_eps"] = g.str();
     meta["headdim"] = std::to_string(c.head_dim);
     meta["ngroups"] = std::to_string(c.n_groups);
   }

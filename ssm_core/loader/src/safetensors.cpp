@@ -3,6 +3,8 @@
 // ref: https://github.com/huggingface/safetensors (format description)
 #include "sidewinder/ssm/safetensors.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -64,6 +66,9 @@ std::uint64_t TensorInfo::elements() const noexcept {
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
   std::vector<unsigned char> bytes;
@@ -82,7 +87,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
     bytes.resize(static_cast<std::size_t>(size));
     const std::size_t got = size ? std::fread(bytes.data(), 1, bytes.size(), f) : 0;
     std::fclose(f);
-    if (got != bytes.size()) fail(path, "read error");
+    if (got != bytes.size()) fail(path, std::string("read error: ") + std::strerror(errno));
   }
   if (bytes.size() < 8) {
     fail(path, "truncated: " + std::to_string(bytes.size()) +
@@ -90,11 +95,38 @@ SafetensorsFile read_safetensors(const std::string& path) {
   }
   std::uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[static_cast<std::size_t>(i)];
-  if (header_len > kMaxHeaderBytes || header_len > bytes.size() - 8) {
+  if (header_len > kMaxHeaderBytes && header_len <= bytes.size() - 8) {
+    fail(path, "header length " + std::to_string(header_len) + " is over the 100 MB limit");
+  }
+  if (header_len > bytes.size() - 8) {
     fail(path, "header length " + std::to_string(header_len) + " runs past the end of the file (" +
                    std::to_string(bytes.size()) + " bytes)");
   }
   const std::string header(reinterpret_cast<const char*>(bytes.data()) + 8, static_cast<std::size_t>(header_len));
+  // A safetensors header is two levels deep ({name: {shape: [...]}}); refuse
+  // deep nesting before building a DOM that could take gigabytes.
+  {
+    int depth = 0, max_depth = 0;
+    bool in_string = false, escaped = false;
+    for (char ch : header) {
+      if (in_string) {
+        if (escaped) {
+          escaped = false;
+        } else if (ch == '\\') {
+          escaped = true;
+        } else if (ch == '"') {
+          in_string = false;
+        }
+      } else if (ch == '"') {
+        in_string = true;
+      } else if (ch == '{' || ch == '[') {
+        max_depth = std::max(max_depth, ++depth);
+      } else if (ch == '}' || ch == ']') {
+        --depth;
+      }
+    }
+    if (max_depth > 8) fail(path, "the JSON header is nested " + std::to_string(max_depth) + " levels deep (at most 8)");
+  }
   const nlohmann::json j = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) fail(path, "the header is not valid JSON");
   if (!j.is_object()) fail(path, "the JSON header is not an object");

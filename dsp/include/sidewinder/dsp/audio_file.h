@@ -75,8 +75,8 @@ class AudioFileWriter {
  public:
   // Creates a writer for `path`; the format follows the extension
   // (case-insensitive):
-  //   .wav .aif .aiff  24-bit PCM, or 32-bit float if `like_input_path` names
-  //                    a float file (float WAV/AIFF, .f32 or "-")
+  //   .wav .aif .aiff  24-bit PCM, or 32-bit float if `float_samples` (pass
+  //                    the reader's info().is_float to keep a float input float)
   //   .flac            FLAC, 24-bit
   //   .ogg             Ogg Vorbis
   //   .f32             raw float32 little-endian
@@ -86,9 +86,10 @@ class AudioFileWriter {
   // only appear under `path` on commit(); a writer destroyed without commit()
   // deletes its temporary file. Throws AudioFileError for an unknown
   // extension (listing the supported ones), when `path` is the same file as
-  // `like_input_path`, or when the file cannot be created. Allocates, does I/O.
+  // `input_path` (only stat(2)ed, never opened: it may be a pipe being read),
+  // or when the file cannot be created. Allocates, does I/O.
   static AudioFileWriter create(const std::string& path, double sample_rate, int channels,
-                                const std::string& like_input_path = "");
+                                const std::string& input_path = "", bool float_samples = false);
 
   AudioFileWriter(AudioFileWriter&& other) noexcept;
   AudioFileWriter& operator=(AudioFileWriter&& other) noexcept;  // aborts *this first

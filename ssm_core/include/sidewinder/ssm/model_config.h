@@ -30,7 +30,8 @@ struct ModelConfig {
   bool has_in_proj_bias = false;
   bool has_out_proj_bias = false;
   bool d_per_channel = false;   // mamba2: D has shape [E] instead of [H]
-  float norm_eps = 1e-5f;
+  float norm_eps = 1e-5f;       // block norms and norm_f
+  float gate_norm_eps = 1e-5f;  // Mamba-2 gated RMSNorm (mamba2.py hard-codes 1e-5)
   double sample_rate = 0.0;     // 0: not an audio model
 
   // Channels through the depthwise conv: E (mamba1) or E + 2GN (mamba2).
