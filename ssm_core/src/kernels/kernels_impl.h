@@ -90,29 +90,32 @@ void k_conv_silu(const ConvArgs& a) noexcept {
 
 // ---- Mamba-1 selective scan, vectorised over channels ---------------------
 void k_mamba1_scan(const Mamba1ScanArgs& a) noexcept {
-  const size_t ep = a.e_pad;
-  for (size_t t = 0; t < a.rows; ++t) {
-    const float* dt = a.dt + t * a.stride;
-    const float* u = a.u + t * a.stride;
-    const float* sz = a.sz + t * a.stride;
-    const float* bt = a.b + t * a.bc_stride;
-    const float* ct = a.c + t * a.bc_stride;
-    float* y = a.y + t * a.stride;
+  const size_t ep = a.e_pad, N = a.n, rows = a.rows, stride = a.stride, bcs = a.bc_stride;
+  const float* const at_base = a.a_t;
+  const float* const d = a.d;
+  float* const h_base = a.h;
+  for (size_t t = 0; t < rows; ++t) {
+    const float* dt = a.dt + t * stride;
+    const float* u = a.u + t * stride;
+    const float* sz = a.sz + t * stride;
+    const float* bt = a.b + t * bcs;
+    const float* ct = a.c + t * bcs;
+    float* y = a.y + t * stride;
     for (size_t e = 0; e < ep; e += VW) {
       const vf dtv = vload(dt + e);
       const vf uv = vload(u + e);
       const vf dtu = dtv * uv;
       vf acc{};
-      float* h = a.h + e;
-      const float* at = a.a_t + e;
+      float* h = h_base + e;
+      const float* at = at_base + e;
 #pragma GCC unroll 4
-      for (size_t n = 0; n < a.n; ++n) {
+      for (size_t n = 0; n < N; ++n) {
         const vf da = vexp(dtv * vload(at + n * ep));
         const vf hv = da * vload(h + n * ep) + dtu * vset1(bt[n]);
         vstore(h + n * ep, hv);
         acc += hv * vset1(ct[n]);
       }
-      vstore(y + e, (acc + vload(a.d + e) * uv) * vload(sz + e));
+      vstore(y + e, (acc + vload(d + e) * uv) * vload(sz + e));
     }
   }
 }

@@ -10,6 +10,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#if defined(__AVX__)
+#include <immintrin.h>
+#else
+#include <emmintrin.h>
+#endif
 
 namespace {
 
@@ -31,7 +36,16 @@ inline vf vload(const float* p) noexcept {
   return v;
 }
 inline void vstore(float* p, vf v) noexcept { __builtin_memcpy(p, &v, sizeof v); }
-inline vf vset1(float x) noexcept { return vf{} + x; }
+// Broadcast. (Not `vf{} + x`: adding +0.0 is not an identity for -0.0, so the
+// compiler keeps a scalar add in front of every broadcast.) The intrinsics
+// are always-inline and emit no symbol, so they are safe in both objects.
+inline vf vset1(float x) noexcept {
+#if defined(__AVX__)
+  return (vf)_mm256_set1_ps(x);
+#else
+  return (vf)_mm_set1_ps(x);
+#endif
+}
 
 inline vf vmin(vf a, vf b) noexcept { return a < b ? a : b; }
 inline vf vmax(vf a, vf b) noexcept { return a > b ? a : b; }
