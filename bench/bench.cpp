@@ -72,7 +72,8 @@ MachinePeak measure_peak(const ssm::KernelTable& k) {
   p.flops_per_s = best;
   // exp: an L1-resident array, repeatedly.
   std::vector<float> x(2048), y(2048);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = -8.0f + 16.0f * float(i) / float(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = -8.0f + 16.0f * float(i) / float(x.size());
   best = 0;
   for (int r = 0; r < 5; ++r) {
     const int reps = 2000;
@@ -112,7 +113,8 @@ ModelBench run_model_bench(const std::string& name, const std::shared_ptr<const 
         s.process(in.data() + pos * ci, out.data() + pos * co, n);
       }
       const double sec = seconds_since(t0);
-      if (r >= 0) ms.push_back(1000.0 * sec / o.audio_seconds);
+      if (r >= 0)
+        ms.push_back(1000.0 * sec / o.audio_seconds);
     }
     BlockResult br;
     br.mode = mode;
@@ -125,7 +127,8 @@ ModelBench run_model_bench(const std::string& name, const std::shared_ptr<const 
     br.roofline_fraction = mb.ideal_ns_per_sample / ns_per_sample;
     return br;
   };
-  for (std::size_t b : o.blocks) mb.results.push_back(time_runs(b, b, "streaming"));
+  for (std::size_t b : o.blocks)
+    mb.results.push_back(time_runs(b, b, "streaming"));
   mb.results.push_back(time_runs(o.offline_chunk, o.offline_chunk, "offline"));
   return mb;
 }

@@ -21,7 +21,8 @@ std::vector<float> randv(std::size_t n, float lo, float hi, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);
   std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
+  for (float& x : v)
+    x = d(rng);
   return v;
 }
 
@@ -39,7 +40,8 @@ double best_seconds(F&& f, int reps) {
   double best = 1e30;
   for (int r = 0; r < 7; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < reps; ++i) f();
+    for (int i = 0; i < reps; ++i)
+      f();
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps);
   }
   return best;
@@ -54,23 +56,24 @@ int main() {
   const auto bb = randv(T * S, -1, 1, 7), cc = randv(T * S, -1, 1, 8), at = randv(S * E, -16, -1, 9);
   const auto d = randv(E, 0, 1, 10);
   std::vector<const ssm::KernelTable*> tables = {&ssm::reference_kernels(), &ssm::baseline_kernels()};
-  if (auto a = ssm::avx2_kernels()) tables.push_back(a);
+  if (auto a = ssm::avx2_kernels())
+    tables.push_back(a);
   std::vector<float> y_ref(T * N), ys_ref(T * E);
   {
     const auto& r = ssm::reference_kernels();
     r.linear({x.data(), K, T, K, wt.data(), b.data(), N, y_ref.data(), N, false});
     std::vector<float> h(S * E);
-    r.mamba1_scan({T, E, S, E, dt.data(), u.data(), sz.data(), bb.data(), cc.data(), S, at.data(), d.data(),
-                   h.data(), ys_ref.data()});
+    r.mamba1_scan({T, E, S, E, dt.data(), u.data(), sz.data(), bb.data(), cc.data(), S, at.data(), d.data(), h.data(),
+                   ys_ref.data()});
   }
   int failures = 0;
-  std::printf("%-10s %12s %12s %14s %14s %12s\n", "kernels", "linear err", "scan err", "linear GFLOP/s",
-              "scan Gelem/s", "peak GFLOP/s");
+  std::printf("%-10s %12s %12s %14s %14s %12s\n", "kernels", "linear err", "scan err", "linear GFLOP/s", "scan Gelem/s",
+              "peak GFLOP/s");
   for (const ssm::KernelTable* k : tables) {
     std::vector<float> y(T * N), ys(T * E), h(S * E);
     k->linear({x.data(), K, T, K, wt.data(), b.data(), N, y.data(), N, false});
-    k->mamba1_scan({T, E, S, E, dt.data(), u.data(), sz.data(), bb.data(), cc.data(), S, at.data(), d.data(),
-                    h.data(), ys.data()});
+    k->mamba1_scan({T, E, S, E, dt.data(), u.data(), sz.data(), bb.data(), cc.data(), S, at.data(), d.data(), h.data(),
+                    ys.data()});
     const double el = max_rel(y, y_ref), es = max_rel(ys, ys_ref);
     const bool ok = el <= 1e-5 && es <= 1e-5;
     if (!ok) {
@@ -78,11 +81,15 @@ int main() {
       std::printf("%-10s %12.2e %12.2e   FAILED validation, not timed\n", k->isa, el, es);
       continue;
     }
-    const double tl = best_seconds([&] { k->linear({x.data(), K, T, K, wt.data(), b.data(), N, y.data(), N, false}); }, 2000);
+    const double tl = best_seconds(
+        [&] {
+          k->linear({x.data(), K, T, K, wt.data(), b.data(), N, y.data(), N, false});
+        },
+        2000);
     const double ts = best_seconds(
         [&] {
-          k->mamba1_scan({T, E, S, E, dt.data(), u.data(), sz.data(), bb.data(), cc.data(), S, at.data(),
-                          d.data(), h.data(), ys.data()});
+          k->mamba1_scan({T, E, S, E, dt.data(), u.data(), sz.data(), bb.data(), cc.data(), S, at.data(), d.data(),
+                          h.data(), ys.data()});
         },
         200);
     const auto peak = bench::measure_peak(*k);

@@ -41,7 +41,8 @@ int run_bench(const BenchCliOptions& o) {
     models.emplace_back(o.model, ssm::load_model(o.model));
   } else {
     std::vector<std::string> names = {"fx-s", "fx-m", "fx-m2"};
-    if (!o.config.empty()) names = {o.config};
+    if (!o.config.empty())
+      names = {o.config};
     for (const auto& n : names) {
       models.emplace_back(n, ssm::Model::create(ssm::make_random_weights(ssm::builtin_config(n), 2026)));
     }
@@ -69,31 +70,38 @@ int run_bench(const BenchCliOptions& o) {
     if (o.offline_scaling) {
       std::vector<double> lens;
       for (double s : {10.0, 60.0, 600.0, 3600.0, 36000.0})
-        if (s <= o.max_scaling_seconds) lens.push_back(s);
+        if (s <= o.max_scaling_seconds)
+          lens.push_back(s);
       const auto pts = bench::offline_scaling(model, lens, opt);
       nlohmann::json arr = nlohmann::json::array();
-      if (!o.json) std::printf("\n%s offline scaling (chunk %zu):\n  audio s   ns/sample   peak RSS MiB\n", name.c_str(), opt.offline_chunk);
+      if (!o.json)
+        std::printf("\n%s offline scaling (chunk %zu):\n  audio s   ns/sample   peak RSS MiB\n", name.c_str(),
+                    opt.offline_chunk);
       for (const auto& p : pts) {
-        arr.push_back({{"audio_seconds", p.audio_seconds}, {"ns_per_sample", p.ns_per_sample}, {"peak_rss_mib", p.peak_rss_mib}});
-        if (!o.json) std::printf("  %7.0f   %9.2f   %12.1f\n", p.audio_seconds, p.ns_per_sample, p.peak_rss_mib);
+        arr.push_back(
+            {{"audio_seconds", p.audio_seconds}, {"ns_per_sample", p.ns_per_sample}, {"peak_rss_mib", p.peak_rss_mib}});
+        if (!o.json)
+          std::printf("  %7.0f   %9.2f   %12.1f\n", p.audio_seconds, p.ns_per_sample, p.peak_rss_mib);
       }
       out["models"].push_back({{"name", name}, {"offline_scaling", arr}});
       continue;
     }
     const auto mb = bench::run_model_bench(name, model, opt, peak);
     out["models"].push_back(to_json(mb));
-    if (o.json) continue;
+    if (o.json)
+      continue;
     std::printf("\n%s: %s\n", name.c_str(), ssm::describe(mb.config).c_str());
     std::printf("  %.0f FLOP + %.0f exp per sample; at peak: %.1f ns/sample = %.2f ms per second of audio\n",
                 mb.cost.flops, mb.cost.transcendentals, mb.ideal_ns_per_sample,
                 mb.ideal_ns_per_sample * opt.sample_rate * 1e-6);
     std::printf("  %-10s %6s %12s %12s %10s\n", "mode", "block", "ms/s audio", "x realtime", "roofline");
     for (const auto& r : mb.results) {
-      std::printf("  %-10s %6zu %12.2f %12.1f %9.0f%%\n", r.mode.c_str(), r.block, r.ms_per_audio_second,
-                  r.x_realtime, 100.0 * r.roofline_fraction);
+      std::printf("  %-10s %6zu %12.2f %12.1f %9.0f%%\n", r.mode.c_str(), r.block, r.ms_per_audio_second, r.x_realtime,
+                  100.0 * r.roofline_fraction);
     }
   }
-  if (o.json) std::printf("%s\n", out.dump(2).c_str());
+  if (o.json)
+    std::printf("%s\n", out.dump(2).c_str());
   return kExitOk;
 }
 

@@ -60,7 +60,8 @@ int run_info(const InfoOptions& o) {
   std::printf("state:       %d floats per stream\n",
               c.n_layers * ((c.d_conv - 1) * c.conv_dim() + c.d_inner * c.d_state));
   std::printf("metadata:\n");
-  for (const auto& [k, v] : w.metadata) std::printf("  %-16s %s\n", k.c_str(), v.c_str());
+  for (const auto& [k, v] : w.metadata)
+    std::printf("  %-16s %s\n", k.c_str(), v.c_str());
   return kExitOk;
 }
 

@@ -31,7 +31,9 @@ using Clock = std::chrono::steady_clock;
 // temporary output, exit 1. Installed without SA_RESTART so a blocked read
 // of stdin returns.
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_interrupt(int) { g_interrupted.store(true); }
+extern "C" void on_interrupt(int) {
+  g_interrupted.store(true);
+}
 
 void install_interrupt_handlers() {
   struct sigaction sa {};
@@ -43,7 +45,8 @@ void install_interrupt_handlers() {
 }
 
 void check_interrupted() {
-  if (g_interrupted.load()) throw std::runtime_error("interrupted; no output written");
+  if (g_interrupted.load())
+    throw std::runtime_error("interrupted; no output written");
 }
 
 // Failures writing OUT (disk full, closed pipe, rename) are not bad input: exit 1.
@@ -60,8 +63,8 @@ void output_step(const std::string& out, F&& f) {
 // call; one stream per file channel (mono models) or one for all channels.
 class ModelRunner {
  public:
-  ModelRunner(const std::shared_ptr<const ssm::Model>& model, bool per_channel, int file_channels,
-              std::size_t block, std::size_t max_frames)
+  ModelRunner(const std::shared_ptr<const ssm::Model>& model, bool per_channel, int file_channels, std::size_t block,
+              std::size_t max_frames)
       : per_channel_(per_channel), block_(block) {
     const auto& c = model->config();
     in_ch_ = per_channel ? file_channels : c.in_channels;
@@ -87,12 +90,14 @@ class ModelRunner {
       return;
     }
     for (int ch = 0; ch < in_ch_; ++ch) {
-      for (std::size_t t = 0; t < frames; ++t) tmp_in_[t] = in[t * in_ch_ + ch];
+      for (std::size_t t = 0; t < frames; ++t)
+        tmp_in_[t] = in[t * in_ch_ + ch];
       for (std::size_t pos = 0; pos < frames; pos += block_) {
         const std::size_t b = std::min(block_, frames - pos);
         streams_[ch]->process(tmp_in_.data() + pos, tmp_out_.data() + pos, b);
       }
-      for (std::size_t t = 0; t < frames; ++t) out[t * out_ch_ + ch] = tmp_out_[t];
+      for (std::size_t t = 0; t < frames; ++t)
+        out[t * out_ch_ + ch] = tmp_out_[t];
     }
   }
 
@@ -113,7 +118,8 @@ int run_render(const RenderOptions& o) {
   if (!c.has_audio_head) {
     throw InputError(o.model + ": a backbone-only sequence model (no audio.* tensors) cannot render audio");
   }
-  if (c.sample_rate <= 0) throw InputError(o.model + ": the model declares no sample rate");
+  if (c.sample_rate <= 0)
+    throw InputError(o.model + ": the model declares no sample rate");
   if (o.in != "-" && o.out != "-" && dsp::AudioFileWriter::same_file(o.in, o.out)) {
     throw InputError("OUT " + o.out + " is the same file as IN; refusing to overwrite the input");
   }
@@ -154,7 +160,8 @@ int run_render(const RenderOptions& o) {
   auto emit = [&](const float* data, std::size_t n) {  // never runs ahead of the input
     const std::size_t room = frames_read - frames_written;
     n = std::min(n, room);
-    if (n) output_step(o.out, [&] { writer.write(data, n); });
+    if (n)
+      output_step(o.out, [&] { writer.write(data, n); });
     frames_written += n;
   };
   auto feed_out = [&](const float* m, std::size_t n) {
@@ -167,8 +174,10 @@ int run_render(const RenderOptions& o) {
       std::size_t used = 0;
       const std::size_t got = rs_out->process(m + done * och, n - done, &used, obuf.data(), ocap);
       done += used;
-      if (got) emit(obuf.data(), got);
-      if (done == n && got == 0) break;
+      if (got)
+        emit(obuf.data(), got);
+      if (done == n && got == 0)
+        break;
     }
   };
   auto feed_model = [&](const float* m, std::size_t n) {
@@ -188,7 +197,8 @@ int run_render(const RenderOptions& o) {
       throw;
     }
     check_interrupted();
-    if (n == 0) break;
+    if (n == 0)
+      break;
     for (std::size_t i = 0; i < n * fch; ++i) {
       if (!std::isfinite(fin[i])) {
         throw InputError(o.in + ": sample " + std::to_string(frames_read + i / fch) + " (channel " +
@@ -204,8 +214,10 @@ int run_render(const RenderOptions& o) {
         std::size_t used = 0;
         const std::size_t got = rs_in->process(fin.data() + done * fch, n - done, &used, mbuf.data(), mcap);
         done += used;
-        if (got) feed_model(mbuf.data(), got);
-        if (done == n && got == 0) break;
+        if (got)
+          feed_model(mbuf.data(), got);
+        if (done == n && got == 0)
+          break;
       }
     }
     if (progress) {
@@ -214,23 +226,27 @@ int run_render(const RenderOptions& o) {
         last_pct = pct;
         const double el = std::chrono::duration<double>(Clock::now() - t_start).count();
         const int bar = pct / 4;
-        std::fprintf(stderr, "\r[%.*s%*s] %3d%%  %.1fx real time", bar, "=========================", 25 - bar, "",
-                     pct, el > 0 ? double(frames_read) / frate / el : 0.0);
+        std::fprintf(stderr, "\r[%.*s%*s] %3d%%  %.1fx real time", bar, "=========================", 25 - bar, "", pct,
+                     el > 0 ? double(frames_read) / frate / el : 0.0);
         std::fflush(stderr);
       }
     }
   }
   if (resample) {
-    while (std::size_t got = rs_in->flush(mbuf.data(), mcap)) feed_model(mbuf.data(), got);
-    while (std::size_t got = rs_out->flush(obuf.data(), ocap)) emit(obuf.data(), got);
+    while (std::size_t got = rs_in->flush(mbuf.data(), mcap))
+      feed_model(mbuf.data(), got);
+    while (std::size_t got = rs_out->flush(obuf.data(), ocap))
+      emit(obuf.data(), got);
   }
   if (frames_written < frames_read) {  // resampler tail shorter than the input: pad with silence
     std::vector<float> zeros(std::min<std::size_t>(frames_read - frames_written, 4096) * och, 0.0f);
-    while (frames_written < frames_read) emit(zeros.data(), zeros.size() / och);
+    while (frames_written < frames_read)
+      emit(zeros.data(), zeros.size() / och);
   }
   check_interrupted();
   output_step(o.out, [&] { writer.commit(); });
-  if (progress) std::fprintf(stderr, "\n");
+  if (progress)
+    std::fprintf(stderr, "\n");
 
   const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
   const double duration = double(frames_read) / frate;

@@ -18,7 +18,10 @@ int main(int argc, char** argv) {
 
   RenderOptions ro;
   auto* render = app.add_subcommand("render", "Render an audio file through a model");
-  render->add_option("IN", ro.in, "Input: WAV/FLAC/AIFF/OGG, .f32 (raw float32 at the model's rate) or - (raw float32 on stdin)")->required();
+  render
+      ->add_option("IN", ro.in,
+                   "Input: WAV/FLAC/AIFF/OGG, .f32 (raw float32 at the model's rate) or - (raw float32 on stdin)")
+      ->required();
   render->add_option("OUT", ro.out, "Output: same kinds; - for raw float32 on stdout")->required();
   render->add_option("-m,--model", ro.model, "Model file (.safetensors)")->required();
   render->add_option("-b,--block", ro.block, "Frames per process() call, as a host would (streaming mode)")
@@ -52,9 +55,12 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   try {
-    if (*render) return run_render(ro);
-    if (*info) return run_info(io);
-    if (*bench) return run_bench(bo);
+    if (*render)
+      return run_render(ro);
+    if (*info)
+      return run_info(io);
+    if (*bench)
+      return run_bench(bo);
   } catch (const sw::ssm::ModelLoadError& e) {
     std::fprintf(stderr, "sidewinder: %s\n", e.what());
     return kExitBadInput;

@@ -12,6 +12,7 @@ PACKAGES=(
   libsoxr-dev            # resampling
   libcli11-dev           # command line
   catch2                 # tests (Catch2 v2)
+  clang-format           # style check (tests/check_format.sh)
 )
 
 missing=()

@@ -19,7 +19,8 @@ TEST_CASE("allocation counter counts operator new", "[alloc]") {
 TEST_CASE("allocation counter counts container growth", "[alloc]") {
   std::vector<int> v;
   sw::test::AllocationScope scope;
-  for (int i = 0; i < 100; ++i) v.push_back(i);
+  for (int i = 0; i < 100; ++i)
+    v.push_back(i);
   REQUIRE(scope.count() >= 1);
 }
 
@@ -37,7 +38,8 @@ TEST_CASE("allocation counter counts malloc where it can", "[alloc]") {
 TEST_CASE("allocation counter sees nothing when nothing allocates", "[alloc]") {
   float buf[64] = {};
   sw::test::AllocationScope scope;
-  for (float& x : buf) x += 1.0f;
+  for (float& x : buf)
+    x += 1.0f;
   REQUIRE(scope.count() == 0);
   REQUIRE(buf[3] == 1.0f);
 }

@@ -32,9 +32,8 @@ struct TempDir {
   TempDir() {
     std::random_device rd;
     const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path = fs::temp_directory_path() /
-           ("sw_dsp_audio_test_" + std::to_string(::getpid()) + "_" + std::to_string(stamp) + "_" +
-            std::to_string(rd()));
+    path = fs::temp_directory_path() / ("sw_dsp_audio_test_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(stamp) + "_" + std::to_string(rd()));
     fs::create_directories(path);
   }
   ~TempDir() {
@@ -73,7 +72,8 @@ std::vector<float> read_all(AudioFileReader& r) {
   std::vector<float> block(1000 * ch);
   for (;;) {
     const std::size_t got = r.read(block.data(), 1000);
-    if (got == 0) break;
+    if (got == 0)
+      break;
     out.insert(out.end(), block.begin(), block.begin() + static_cast<std::ptrdiff_t>(got * ch));
   }
   return out;
@@ -93,7 +93,8 @@ void write_file(const std::string& path, const std::vector<float>& x, int channe
 
 double energy(const std::vector<float>& x) {
   double s = 0.0;
-  for (float v : x) s += static_cast<double>(v) * v;
+  for (float v : x)
+    s += static_cast<double>(v) * v;
   return s;
 }
 
@@ -136,7 +137,8 @@ TEST_CASE("AudioFile round trips through lossless formats", "[dsp][audio_file]")
     const std::vector<float> y = read_all(r);
     REQUIRE(y.size() == x.size());
     double max_err = 0.0;
-    for (std::size_t i = 0; i < x.size(); ++i) max_err = std::max(max_err, static_cast<double>(std::fabs(y[i] - x[i])));
+    for (std::size_t i = 0; i < x.size(); ++i)
+      max_err = std::max(max_err, static_cast<double>(std::fabs(y[i] - x[i])));
     CHECK(max_err <= c.tolerance);
   }
   // Only the committed files are left: no temporaries.
@@ -205,7 +207,8 @@ TEST_CASE("AudioFileReader errors name the path", "[dsp][audio_file]") {
   {
     std::mt19937 rng(5);
     std::ofstream f(garbage, std::ios::binary);
-    for (int i = 0; i < 4096; ++i) f.put(static_cast<char>(rng() & 0xff));
+    for (int i = 0; i < 4096; ++i)
+      f.put(static_cast<char>(rng() & 0xff));
   }
   const std::string msg2 = error_message_of([&] { AudioFileReader::open(garbage); });
   CHECK_THAT(msg2, Catch::Contains(garbage) && Catch::Contains("cannot read audio"));
@@ -265,8 +268,8 @@ TEST_CASE("AudioFileWriter refuses unknown extensions and the input file", "[dsp
   TempDir dir;
   const std::string bad = dir.file("out.mp3");
   const std::string msg = error_message_of([&] { AudioFileWriter::create(bad, 48000.0, 1); });
-  CHECK_THAT(msg, Catch::Contains(bad) && Catch::Contains(".mp3") && Catch::Contains(".wav") &&
-                      Catch::Contains(".flac"));
+  CHECK_THAT(msg,
+             Catch::Contains(bad) && Catch::Contains(".mp3") && Catch::Contains(".wav") && Catch::Contains(".flac"));
   const std::string msg_noext = error_message_of([&] { AudioFileWriter::create(dir.file("noext"), 48000.0, 1); });
   CHECK_THAT(msg_noext, Catch::Contains("extension"));
   CHECK(dir.entry_count() == 0);
@@ -305,7 +308,8 @@ TEST_CASE("AudioFile raw float32 through stdin (pipe) and stdout", "[dsp][audio_
     std::size_t left = x.size() * sizeof(float);
     while (left > 0) {
       const ssize_t n = ::write(fds[1], p, std::min<std::size_t>(left, 777));
-      if (n <= 0) break;
+      if (n <= 0)
+        break;
       p += n;
       left -= static_cast<std::size_t>(n);
     }

@@ -35,9 +35,15 @@ int sh(const std::string& cmd) {
   return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
 }
 
-std::string cli() { return SW_CLI_PATH; }
-std::string model_path() { return test::data_path("golden/demo_fx.safetensors"); }
-std::string clip_path() { return test::data_path("demo_clip.wav"); }
+std::string cli() {
+  return SW_CLI_PATH;
+}
+std::string model_path() {
+  return test::data_path("golden/demo_fx.safetensors");
+}
+std::string clip_path() {
+  return test::data_path("demo_clip.wav");
+}
 
 std::vector<float> read_f32(const std::string& p) {
   std::ifstream f(p, std::ios::binary);
@@ -49,9 +55,11 @@ std::vector<float> read_f32(const std::string& p) {
 
 std::vector<float> read_audio(const std::string& p, dsp::AudioFormatInfo* info = nullptr) {
   auto r = dsp::AudioFileReader::open(p);
-  if (info) *info = r.info();
+  if (info)
+    *info = r.info();
   std::vector<float> all, buf(4096 * r.info().channels);
-  while (std::size_t n = r.read(buf.data(), 4096)) all.insert(all.end(), buf.begin(), buf.begin() + n * r.info().channels);
+  while (std::size_t n = r.read(buf.data(), 4096))
+    all.insert(all.end(), buf.begin(), buf.begin() + n * r.info().channels);
   return all;
 }
 
@@ -94,7 +102,8 @@ TEST_CASE("cli: stdin to stdout pipe", "[cli]") {
   TempDir t;
   REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "in.f32") + " -m " + model_path()) == 0);  // any f32 input
   REQUIRE(sh(cli() + " render " + (t / "in.f32") + " " + (t / "ref.f32") + " -m " + model_path()) == 0);
-  REQUIRE(sh("cat " + (t / "in.f32") + " | " + cli() + " render - - -m " + model_path() + " > " + (t / "pipe.f32")) == 0);
+  REQUIRE(sh("cat " + (t / "in.f32") + " | " + cli() + " render - - -m " + model_path() + " > " + (t / "pipe.f32")) ==
+          0);
   const auto ref = read_f32(t / "ref.f32");
   REQUIRE(ref.size() == 144000);
   REQUIRE(read_f32(t / "pipe.f32") == ref);
@@ -129,15 +138,16 @@ TEST_CASE("cli: a file at another rate is resampled and written back at its own 
     den += in[i] * in[i];
   }
   REQUIRE(std::sqrt(num / den) < 0.5);
-  for (float x : out) REQUIRE(std::isfinite(x));
+  for (float x : out)
+    REQUIRE(std::isfinite(x));
 }
 
 TEST_CASE("cli: failures leave no OUT, never touch IN, and use the documented exit codes", "[cli]") {
   TempDir t;
   const std::string out = t / "out.wav";
   // bad model → 3, nothing written
-  REQUIRE(sh(cli() + " render " + clip_path() + " " + out + " -m " + test::data_path("broken/truncated_5_bytes.safetensors") +
-             " 2>/dev/null") == 3);
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + out + " -m " +
+             test::data_path("broken/truncated_5_bytes.safetensors") + " 2>/dev/null") == 3);
   REQUIRE_FALSE(fs::exists(out));
   // unreadable WAV → 3
   { std::ofstream(t / "garbage.wav") << "RIFF this is not audio at all"; }
@@ -152,7 +162,8 @@ TEST_CASE("cli: failures leave no OUT, never touch IN, and use the documented ex
   // OUT == IN is refused, IN untouched
   fs::copy_file(clip_path(), t / "clip.wav");
   const std::string before = slurp(t / "clip.wav");
-  REQUIRE(sh(cli() + " render " + (t / "clip.wav") + " " + (t / "clip.wav") + " -m " + model_path() + " 2>/dev/null") == 3);
+  REQUIRE(sh(cli() + " render " + (t / "clip.wav") + " " + (t / "clip.wav") + " -m " + model_path() + " 2>/dev/null") ==
+          3);
   REQUIRE(slurp(t / "clip.wav") == before);
   // unknown output extension → 3, nothing left behind
   REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "out.xyz") + " -m " + model_path() + " 2>/dev/null") == 3);
@@ -187,7 +198,8 @@ TEST_CASE("cli: bench runs and reports every block size", "[cli]") {
   const auto j = nlohmann::json::parse(slurp(t / "b.json"));
   const auto& res = j.at("models").at(0).at("results");
   REQUIRE(res.size() == 7);  // 6 streaming block sizes + offline
-  for (const auto& r : res) REQUIRE(r.at("ms_per_audio_second").get<double>() > 0);
+  for (const auto& r : res)
+    REQUIRE(r.at("ms_per_audio_second").get<double>() > 0);
   REQUIRE(j.at("machine").at("peak_gflops").get<double>() > 0);
 }
 
@@ -223,7 +235,8 @@ TEST_CASE("cli: resampled render equals the in-process resample → model → re
       done += used;
       out.insert(out.end(), buf.begin(), buf.begin() + got * ch);
     }
-    while (std::size_t got = rs.flush(buf.data(), 4096)) out.insert(out.end(), buf.begin(), buf.begin() + got * ch);
+    while (std::size_t got = rs.flush(buf.data(), 4096))
+      out.insert(out.end(), buf.begin(), buf.begin() + got * ch);
     return out;
   };
   dsp::Resampler up(44100, 48000, 2), down(48000, 44100, 2);
@@ -233,9 +246,11 @@ TEST_CASE("cli: resampled render equals the in-process resample → model → re
   std::vector<float> y48(x48.size());
   for (int ch = 0; ch < 2; ++ch) {
     std::vector<float> mono(f48);
-    for (std::size_t i = 0; i < f48; ++i) mono[i] = x48[2 * i + ch];
+    for (std::size_t i = 0; i < f48; ++i)
+      mono[i] = x48[2 * i + ch];
     const auto y = test::run_stream(model, nullptr, mono, {f48});
-    for (std::size_t i = 0; i < f48; ++i) y48[2 * i + ch] = y[i];
+    for (std::size_t i = 0; i < f48; ++i)
+      y48[2 * i + ch] = y[i];
   }
   auto expect = drain(down, y48, 2);
   expect.resize(frames * 2, 0.0f);

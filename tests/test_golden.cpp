@@ -50,8 +50,8 @@ constexpr double kTol = 1e-5;
 }  // namespace
 
 TEST_CASE("golden: engine matches the independent float64 reference", "[golden]") {
-  const char* cases[] = {"m1_basic", "m1_odd", "m1_state1", "m1_bf16", "m1_f16",
-                         "m2_basic", "m2_groups", "m2_bf16", "backbone_m1"};
+  const char* cases[] = {"m1_basic", "m1_odd",    "m1_state1", "m1_bf16",    "m1_f16",
+                         "m2_basic", "m2_groups", "m2_bf16",   "backbone_m1"};
   std::map<std::string, double> worst;  // per kernel table, printed for docs/testing.md
   for (const char* name : cases) {
     Golden g = load_case(name);
@@ -69,12 +69,13 @@ TEST_CASE("golden: engine matches the independent float64 reference", "[golden]"
       REQUIRE(test::norm_err(y, g.out) <= kTol);
     }
   }
-  for (const auto& [isa, err] : worst) std::printf("golden: worst error with %s kernels: %.2e (tolerance %.0e)\n", isa.c_str(), err, kTol);
+  for (const auto& [isa, err] : worst)
+    std::printf("golden: worst error with %s kernels: %.2e (tolerance %.0e)\n", isa.c_str(), err, kTol);
 }
 
 TEST_CASE("golden: the C++ double-precision reference model matches too", "[golden]") {
-  const char* cases[] = {"m1_basic", "m1_odd", "m1_state1", "m1_bf16", "m1_f16",
-                         "m2_basic", "m2_groups", "m2_bf16", "backbone_m1"};
+  const char* cases[] = {"m1_basic", "m1_odd",    "m1_state1", "m1_bf16",    "m1_f16",
+                         "m2_basic", "m2_groups", "m2_bf16",   "backbone_m1"};
   for (const char* name : cases) {
     Golden g = load_case(name);
     ssm::ReferenceModel ref(g.weights);

@@ -21,13 +21,15 @@ std::vector<float> randv(std::size_t n, float lo, float hi, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);
   std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
+  for (float& x : v)
+    x = d(rng);
   return v;
 }
 
 std::vector<const KernelTable*> fast_tables() {
   std::vector<const KernelTable*> t = {&ssm::baseline_kernels()};
-  if (auto a = ssm::avx2_kernels()) t.push_back(a);
+  if (auto a = ssm::avx2_kernels())
+    t.push_back(a);
   return t;
 }
 
@@ -44,12 +46,14 @@ TEST_CASE("kernels: exp, silu, softplus against std::exp / std::log1p", "[kernel
     std::vector<float> a(x.size()), b(x.size());
     k->exp(x.data(), a.data(), x.size());
     ref.exp(x.data(), b.data(), x.size());
-    for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(std::abs(a[i] - b[i]) <= 1e-6 * std::abs(b[i]));
+    for (std::size_t i = 0; i < x.size(); ++i)
+      REQUIRE(std::abs(a[i] - b[i]) <= 1e-6 * std::abs(b[i]));
     std::vector<float> xs(small);
     std::vector<float> s1(xs.size()), s2(xs.size());
     k->silu(xs.data(), s1.data(), xs.size());
     ref.silu(xs.data(), s2.data(), xs.size());
-    for (std::size_t i = 0; i < xs.size(); ++i) REQUIRE(std::abs(s1[i] - s2[i]) <= 1e-6 * std::abs(s2[i]) + 1e-30);
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      REQUIRE(std::abs(s1[i] - s2[i]) <= 1e-6 * std::abs(s2[i]) + 1e-30);
     k->softplus(xs.data(), s1.data(), xs.size());
     ref.softplus(xs.data(), s2.data(), xs.size());
     for (std::size_t i = 0; i < xs.size(); ++i) {
@@ -79,12 +83,14 @@ TEST_CASE("kernels: linear (tiles, tails, accumulate) against the loop", "[kerne
             for (std::size_t t = 0; t < rows; ++t) {
               for (std::size_t j = 0; j < np; ++j) {
                 double mag = std::abs(bias[j]) + (acc ? std::abs(y0[t * ys + j]) : 0);
-                for (std::size_t q = 0; q < kk; ++q) mag += std::abs(x[t * xs + q] * wt[q * np + j]);
+                for (std::size_t q = 0; q < kk; ++q)
+                  mag += std::abs(x[t * xs + q] * wt[q * np + j]);
                 INFO(k->isa << " rows=" << rows << " k=" << kk << " n=" << n << " acc=" << acc);
                 REQUIRE(std::abs(yk[t * ys + j] - yr[t * ys + j]) <= 8.0 * (kk + 2) * 6e-8 * mag);
               }
               // Columns past n_pad are never written.
-              for (std::size_t j = np; j < ys; ++j) REQUIRE(yk[t * ys + j] == y0[t * ys + j]);
+              for (std::size_t j = np; j < ys; ++j)
+                REQUIRE(yk[t * ys + j] == y0[t * ys + j]);
             }
           }
         }
@@ -144,12 +150,13 @@ TEST_CASE("kernels: conv+SiLU, rmsnorm, Mamba-1 and Mamba-2 scans", "[kernels]")
       const auto x = randv(T * xs, -2, 2, 13);
       auto dt = randv(T * 8, 1e-3f, 0.3f, 14);
       std::vector<float> da(T * 8);
-      for (std::size_t i = 0; i < da.size(); ++i) da[i] = std::exp(-dt[i] * 3.0f);
+      for (std::size_t i = 0; i < da.size(); ++i)
+        da[i] = std::exp(-dt[i] * 3.0f);
       const auto d = randv(E, 0, 2, 15);
       for (bool per_ch : {false, true}) {
         std::vector<float> h1(H * N * pp), h2(H * N * pp), y1(T * E), y2(T * E);
-        ssm::Mamba2ScanArgs a{T, H, P, pp, N, G, x.data(), xs, E, E + G * N, dt.data(), da.data(), 8, d.data(),
-                              per_ch, h1.data(), y1.data(), E};
+        ssm::Mamba2ScanArgs a{T,         H,         P,         pp, N,        G,      x.data(),  xs,        E,
+                              E + G * N, dt.data(), da.data(), 8,  d.data(), per_ch, h1.data(), y1.data(), E};
         ref.mamba2_scan(a);
         a.h = h2.data(), a.y = y2.data();
         k->mamba2_scan(a);

@@ -20,7 +20,8 @@ TEST_CASE("loader: every golden model and the demo model load", "[loader]") {
   int n = 0;
   for (const auto& e : fs::directory_iterator(test::data_path("golden"))) {
     const std::string p = e.path().string();
-    if (p.size() < 12 || p.substr(p.size() - 12) != ".safetensors" || p.find(".io.") != std::string::npos) continue;
+    if (p.size() < 12 || p.substr(p.size() - 12) != ".safetensors" || p.find(".io.") != std::string::npos)
+      continue;
     INFO(p);
     REQUIRE_NOTHROW(ssm::load_model(p));
     ++n;
@@ -72,13 +73,15 @@ TEST_CASE("loader: the broken corpus is refused, one clear message each", "[load
     CAPTURE(message);
     REQUIRE(!message.empty());
     REQUIRE(message.rfind(file + ": ", 0) == 0);  // starts with the path
-    for (const auto& s : entry.at("expect")) REQUIRE_THAT(message, Catch::Contains(s.get<std::string>()));
+    for (const auto& s : entry.at("expect"))
+      REQUIRE_THAT(message, Catch::Contains(s.get<std::string>()));
   }
 }
 
 TEST_CASE("loader: a missing file is refused by name", "[loader]") {
   REQUIRE_THROWS_AS(ssm::load_model("/nonexistent/model.safetensors"), ssm::ModelLoadError);
-  REQUIRE_THROWS_WITH(ssm::load_model("/nonexistent/model.safetensors"), Catch::Contains("/nonexistent/model.safetensors"));
+  REQUIRE_THROWS_WITH(ssm::load_model("/nonexistent/model.safetensors"),
+                      Catch::Contains("/nonexistent/model.safetensors"));
 }
 
 TEST_CASE("loader: every truncation and single-byte corruption is refused or loads, never crashes", "[loader]") {
@@ -155,7 +158,8 @@ TEST_CASE("loader: numbers in metadata are parsed strictly", "[loader]") {
   const std::string tmp = (fs::temp_directory_path() / "sw_strict.safetensors").string();
   std::map<std::string, ssm::TensorToWrite> t;
   const auto f = ssm::read_safetensors(test::data_path("golden/m1_state1.safetensors"));
-  for (const auto& [name, info] : f.tensors) t[name] = {info.shape, f.read_f32(info)};
+  for (const auto& [name, info] : f.tensors)
+    t[name] = {info.shape, f.read_f32(info)};
   for (const char* bad : {" 48000", "+48000", "48000.0", "48k", ""}) {
     auto meta = f.metadata;
     meta["sample_rate"] = bad;

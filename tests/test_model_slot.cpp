@@ -87,8 +87,7 @@ TEST_CASE("ObjectSlot publish/acquire/collect sequence", "[dsp][model_slot]") {
   }
 }
 
-TEST_CASE("ObjectSlot two threads: every object freed once, never on the audio thread",
-          "[dsp][model_slot]") {
+TEST_CASE("ObjectSlot two threads: every object freed once, never on the audio thread", "[dsp][model_slot]") {
   constexpr int kObjects = 1000;
   DestructionLog log(kObjects);
   std::thread::id audio_id;
@@ -107,10 +106,12 @@ TEST_CASE("ObjectSlot two threads: every object freed once, never on the audio t
         Tracked* t = slot.acquire();
         acquires.fetch_add(1, std::memory_order_relaxed);
         if (t != nullptr) {
-          if (t->id < last_seen) ids_monotone = false;
+          if (t->id < last_seen)
+            ids_monotone = false;
           last_seen = t->id;
         }
-        if (std::chrono::steady_clock::now() > deadline) break;
+        if (std::chrono::steady_clock::now() > deadline)
+          break;
         std::this_thread::yield();
       }
     });
@@ -118,8 +119,10 @@ TEST_CASE("ObjectSlot two threads: every object freed once, never on the audio t
     std::thread loader([&] {
       for (int i = 0; i < kObjects; ++i) {
         slot.publish(std::make_unique<Tracked>(i, &log));
-        if (i % 3 == 0) slot.collect_garbage();
-        if (i % 50 == 0) std::this_thread::yield();
+        if (i % 3 == 0)
+          slot.collect_garbage();
+        if (i % 50 == 0)
+          std::this_thread::yield();
       }
       // Make room until the audio thread has taken the last object.
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -143,8 +146,10 @@ TEST_CASE("ObjectSlot two threads: every object freed once, never on the audio t
   int destroyed_on_audio = 0;
   int wrong_count = 0;
   for (int i = 0; i < kObjects; ++i) {
-    if (log.count[static_cast<std::size_t>(i)] != 1) ++wrong_count;
-    if (log.thread[static_cast<std::size_t>(i)] == audio_id) ++destroyed_on_audio;
+    if (log.count[static_cast<std::size_t>(i)] != 1)
+      ++wrong_count;
+    if (log.thread[static_cast<std::size_t>(i)] == audio_id)
+      ++destroyed_on_audio;
   }
   CHECK(wrong_count == 0);
   CHECK(destroyed_on_audio == 0);

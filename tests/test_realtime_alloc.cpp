@@ -34,7 +34,8 @@ void check_no_alloc(const std::shared_ptr<const ssm::Model>& model, const ssm::K
   INFO(ssm::describe(c) << " kernels=" << s.kernels().isa);
   REQUIRE(allocations == 0);
   bool any_nonzero = false;
-  for (float x : out) any_nonzero = any_nonzero || x != 0.0f;
+  for (float x : out)
+    any_nonzero = any_nonzero || x != 0.0f;
   REQUIRE(any_nonzero);  // it really processed
 }
 
@@ -43,7 +44,8 @@ void check_no_alloc(const std::shared_ptr<const ssm::Model>& model, const ssm::K
 TEST_CASE("realtime: Stream::process and reset allocate nothing (built-in configs)", "[realtime]") {
   for (const char* name : {"fx-s", "fx-m", "fx-m2"}) {
     auto model = ssm::Model::create(ssm::make_random_weights(ssm::builtin_config(name), 1));
-    for (const ssm::KernelTable* k : test::all_kernel_tables()) check_no_alloc(model, k);
+    for (const ssm::KernelTable* k : test::all_kernel_tables())
+      check_no_alloc(model, k);
   }
 }
 
@@ -82,17 +84,20 @@ TEST_CASE("realtime: the dsp hot paths allocate nothing (ring, slot, smoothing, 
   std::vector<float> buf(256, 0.25f), out(256), tmp(256);
   std::size_t allocations = 0;
   for (int block = 0; block < 200; ++block) {
-    if (block == 100) slot.publish(make(model_b));  // loader thread's work, not counted
-    test::AllocationScope scope;                     // the audio thread's work
+    if (block == 100)
+      slot.publish(make(model_b));  // loader thread's work, not counted
+    test::AllocationScope scope;    // the audio thread's work
     ssm::Stream* s = slot.acquire();
-    if (!s) break;  // checked below, outside the counted scope
+    if (!s)
+      break;  // checked below, outside the counted scope
     ring.write(buf.data(), buf.size());
     const std::size_t got = ring.read(tmp.data(), tmp.size());
     gain.set_target(block % 2 ? 0.5f : 1.0f);
     gain.apply(tmp.data(), got);
     s->process(tmp.data(), out.data(), got);
     allocations += scope.count();
-    if (block == 150) REQUIRE(slot.collect_garbage() >= 1);  // the old stream is freed here, off the audio side
+    if (block == 150)
+      REQUIRE(slot.collect_garbage() >= 1);  // the old stream is freed here, off the audio side
   }
   REQUIRE(slot.current() != nullptr);
   REQUIRE(allocations == 0);

@@ -42,7 +42,8 @@ std::vector<float> run_stream(Resampler& r, const std::vector<float>& in, int ch
   }
   for (;;) {
     const std::size_t produced = r.flush(block.data(), out_chunk(rng));
-    if (produced == 0) break;
+    if (produced == 0)
+      break;
     out.insert(out.end(), block.begin(), block.begin() + static_cast<std::ptrdiff_t>(produced * ch));
   }
   return out;
@@ -61,12 +62,14 @@ double zero_crossing_frequency(const std::vector<float>& x, int channels, int c,
     const double b = x[i * ch + static_cast<std::size_t>(c)];
     if (a < 0.0 && b >= 0.0) {
       const double t = static_cast<double>(i - 1) + a / (a - b);
-      if (first < 0.0) first = t;
+      if (first < 0.0)
+        first = t;
       last = t;
       ++crossings;
     }
   }
-  if (crossings < 2) return 0.0;
+  if (crossings < 2)
+    return 0.0;
   return (crossings - 1) * rate / (last - first);
 }
 
@@ -154,7 +157,8 @@ TEST_CASE("Resampler keeps stereo channels separate", "[dsp][resampler]") {
   constexpr std::size_t kFrames = 22050;
   const std::vector<float> left = sine(1000.0, 44100.0, kFrames, 0.9f);
   std::vector<float> stereo(2 * kFrames, 0.0f);
-  for (std::size_t i = 0; i < kFrames; ++i) stereo[2 * i] = left[i];
+  for (std::size_t i = 0; i < kFrames; ++i)
+    stereo[2 * i] = left[i];
 
   std::mt19937 rng(3);
   Resampler r(44100.0, 48000.0, 2);
@@ -181,7 +185,8 @@ TEST_CASE("Resampler reset starts a fresh stream with the same result", "[dsp][r
   const std::vector<float> b = run_stream(r, x, 1, rng2);
   REQUIRE(a.size() == b.size());
   double max_diff = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) max_diff = std::max(max_diff, static_cast<double>(std::fabs(a[i] - b[i])));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    max_diff = std::max(max_diff, static_cast<double>(std::fabs(a[i] - b[i])));
   CHECK(max_diff < 1e-6);
 
   // delay_frames() reports what is buffered but not yet produced.

@@ -45,7 +45,8 @@ TEST_CASE("SmoothedValue ramps linearly and lands exactly on the target", "[dsp]
         // bounded step
         REQUIRE(std::fabs(static_cast<double>(x) - prev) <= max_step + eps);
         prev = x;
-        if (i + 1 < ramp) REQUIRE(v.is_smoothing());
+        if (i + 1 < ramp)
+          REQUIRE(v.is_smoothing());
       }
       CHECK(prev == target);  // exact
       CHECK_FALSE(v.is_smoothing());
@@ -65,8 +66,8 @@ TEST_CASE("SmoothedValue apply/apply_interleaved multiply by the ramp", "[dsp][s
   }
   std::vector<float> buf(150, 2.0f);
   std::vector<float> inter(300, 2.0f);
-  mono.apply(buf.data(), 60);           // crosses from ramp ...
-  mono.apply(buf.data() + 60, 90);      // ... to the constant tail
+  mono.apply(buf.data(), 60);       // crosses from ramp ...
+  mono.apply(buf.data() + 60, 90);  // ... to the constant tail
   stereo.apply_interleaved(inter.data(), 150, 2);
   for (std::size_t i = 0; i < 150; ++i) {
     const float g = ref.next();
@@ -82,13 +83,15 @@ TEST_CASE("SmoothedValue retargets mid-ramp, snaps, and ignores repeats", "[dsp]
   SmoothedValue v(0.0f);
   v.prepare(100.0, 0.1);  // 10 samples
   v.set_target(1.0f);
-  for (int i = 0; i < 5; ++i) v.next();
+  for (int i = 0; i < 5; ++i)
+    v.next();
   CHECK(v.current() == Approx(0.5f));
   v.set_target(1.0f);  // same target: ramp continues unchanged
   v.next();
   CHECK(v.current() == Approx(0.6f));
   v.set_target(0.0f);  // new ramp from 0.6 down to 0 over 10 samples
-  for (int i = 0; i < 9; ++i) REQUIRE(v.next() > 0.0f);
+  for (int i = 0; i < 9; ++i)
+    REQUIRE(v.next() > 0.0f);
   CHECK(v.next() == 0.0f);
 
   v.set_target(0.8f);

@@ -27,7 +27,8 @@ TEST_CASE("SpscRing push/pop keep FIFO order and report full/empty", "[dsp][spsc
   CHECK(v == -1);
   CHECK(ring.size_approx() == 0);
 
-  for (int i = 0; i < 4; ++i) REQUIRE(ring.push(i));
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(ring.push(i));
   CHECK_FALSE(ring.push(99));  // full
   CHECK(ring.size_approx() == 4);
 
@@ -48,18 +49,21 @@ TEST_CASE("SpscRing wraps around many times", "[dsp][spsc_ring]") {
     // the end of the buffer at every possible offset.
     const int n = 1 + round % 4;
     for (int i = 0; i < n; ++i) {
-      if (ring.push(next_in)) ++next_in;
+      if (ring.push(next_in))
+        ++next_in;
     }
     const int m = 1 + (round * 7) % 4;
     for (int i = 0; i < m; ++i) {
       int v = 0;
-      if (!ring.pop(v)) break;
+      if (!ring.pop(v))
+        break;
       REQUIRE(v == next_out);
       ++next_out;
     }
   }
   int v = 0;
-  while (ring.pop(v)) REQUIRE(v == next_out++);
+  while (ring.pop(v))
+    REQUIRE(v == next_out++);
   CHECK(next_out == next_in);
   CHECK(next_in > 100);
 }
@@ -67,7 +71,8 @@ TEST_CASE("SpscRing wraps around many times", "[dsp][spsc_ring]") {
 TEST_CASE("SpscRing bulk write/read wrap and truncate to what fits", "[dsp][spsc_ring]") {
   SpscRing<float> ring(8);
   std::vector<float> src(20);
-  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i);
+  for (std::size_t i = 0; i < src.size(); ++i)
+    src[i] = static_cast<float>(i);
   std::vector<float> dst(20, -1.0f);
 
   CHECK(ring.write(src.data(), 5) == 5);
@@ -81,7 +86,8 @@ TEST_CASE("SpscRing bulk write/read wrap and truncate to what fits", "[dsp][spsc
   CHECK(ring.write(nullptr, 0) == 0);
   // Reading more than available returns what is there, in order.
   CHECK(ring.read(dst.data(), 20) == 8);
-  for (int i = 0; i < 8; ++i) CHECK(dst[static_cast<std::size_t>(i)] == static_cast<float>(3 + i));
+  for (int i = 0; i < 8; ++i)
+    CHECK(dst[static_cast<std::size_t>(i)] == static_cast<float>(3 + i));
   CHECK(ring.read(dst.data(), 1) == 0);
   CHECK(ring.read(nullptr, 0) == 0);
 }
@@ -99,7 +105,8 @@ TEST_CASE("SpscRing two-thread stress: 1e6 sequential ints in random chunks", "[
     std::uint32_t next = 0;
     while (next < kCount) {
       const std::uint32_t n = std::min(chunk(rng), kCount - next);
-      for (std::uint32_t i = 0; i < n; ++i) buf[i] = next + i;
+      for (std::uint32_t i = 0; i < n; ++i)
+        buf[i] = next + i;
       std::size_t done = 0;
       while (done < n) {
         if (n - done == 1 && (next & 1u)) {
@@ -108,7 +115,8 @@ TEST_CASE("SpscRing two-thread stress: 1e6 sequential ints in random chunks", "[
           done += ring.write(buf.data() + done, n - done);
         }
         if (done < n) {
-          if (timed_out.load(std::memory_order_relaxed)) return;
+          if (timed_out.load(std::memory_order_relaxed))
+            return;
           std::this_thread::yield();
         }
       }

@@ -17,7 +17,8 @@ namespace {
 
 std::vector<ssm::ModelConfig> shapes() {
   std::vector<ssm::ModelConfig> v;
-  for (const char* n : {"fx-s", "fx-m", "fx-m2"}) v.push_back(ssm::builtin_config(n));
+  for (const char* n : {"fx-s", "fx-m", "fx-m2"})
+    v.push_back(ssm::builtin_config(n));
   ssm::ModelConfig a;  // odd Mamba-1: nothing a multiple of 8
   a.arch = ssm::Arch::mamba1;
   a.n_layers = 2, a.d_model = 13, a.d_inner = 27, a.d_state = 5, a.d_conv = 3, a.dt_rank = 4;
@@ -104,7 +105,8 @@ TEST_CASE("streaming: prepare refuses a wrong rate and a zero block size", "[str
   // Unprepared process writes silence instead of touching unallocated state.
   std::vector<float> in(16, 1.0f), out(16, 5.0f);
   s.process(in.data(), out.data(), 16);
-  for (float x : out) REQUIRE(x == 0.0f);
+  for (float x : out)
+    REQUIRE(x == 0.0f);
 }
 
 TEST_CASE("streaming: denormal mode is set during process and restored after", "[streaming]") {
@@ -119,6 +121,7 @@ TEST_CASE("streaming: denormal mode is set during process and restored after", "
   // Tiny inputs decay through the state without producing denormals.
   std::vector<float> tiny(4096, 1e-39f), o2(4096);
   s.process(tiny.data(), o2.data(), 4096);
-  for (float x : o2) REQUIRE(std::fpclassify(x) != FP_SUBNORMAL);
+  for (float x : o2)
+    REQUIRE(std::fpclassify(x) != FP_SUBNORMAL);
 #endif
 }

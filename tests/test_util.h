@@ -14,12 +14,15 @@
 
 namespace sw::test {
 
-inline std::string data_path(const std::string& rel) { return std::string(SW_TEST_DATA_DIR) + "/" + rel; }
+inline std::string data_path(const std::string& rel) {
+  return std::string(SW_TEST_DATA_DIR) + "/" + rel;
+}
 
 // Every kernel table this machine runs: reference, baseline, and avx2 if the CPU has it.
 inline std::vector<const ssm::KernelTable*> all_kernel_tables() {
   std::vector<const ssm::KernelTable*> t = {&ssm::reference_kernels(), &ssm::baseline_kernels()};
-  if (const ssm::KernelTable* a = ssm::avx2_kernels()) t.push_back(a);
+  if (const ssm::KernelTable* a = ssm::avx2_kernels())
+    t.push_back(a);
   return t;
 }
 
@@ -55,7 +58,8 @@ inline std::vector<float> run_stream(const std::shared_ptr<const ssm::Model>& mo
   const std::size_t frames = in.size() / c.in_channels;
   ssm::Stream s(model, k);
   std::size_t mb = max_block;
-  if (mb == 0) mb = *std::max_element(parts.begin(), parts.end());
+  if (mb == 0)
+    mb = *std::max_element(parts.begin(), parts.end());
   s.prepare({c.sample_rate, mb});
   std::vector<float> out(frames * c.out_channels);
   std::size_t pos = 0;

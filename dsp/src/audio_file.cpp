@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -34,7 +34,9 @@ std::string lower_extension(const std::string& path) {
   return ext;
 }
 
-std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+std::string errno_text(int err) {
+  return std::error_code(err, std::generic_category()).message();
+}
 
 // Raw streams and .f32 files are little-endian; swap in place on big-endian
 // hosts (a no-op everywhere else).
@@ -55,7 +57,8 @@ void swap_if_big_endian(float* data, std::size_t count) noexcept {
 std::string sf_format_part_name(int format, int command) {
   SF_FORMAT_INFO fi{};
   fi.format = format;
-  if (sf_command(nullptr, command, &fi, sizeof fi) == 0 && fi.name != nullptr) return fi.name;
+  if (sf_command(nullptr, command, &fi, sizeof fi) == 0 && fi.name != nullptr)
+    return fi.name;
   return "unknown";
 }
 
@@ -81,7 +84,6 @@ void check_raw_spec(const std::string& path, const RawSpec& raw) {
   }
 }
 
-
 }  // namespace
 
 // ---------------------------------------------------------------- reader --
@@ -96,7 +98,8 @@ struct AudioFileReader::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
   ~Impl() {
-    if (sf != nullptr) sf_close(sf);
+    if (sf != nullptr)
+      sf_close(sf);
   }
 };
 
@@ -120,14 +123,17 @@ AudioFileReader AudioFileReader::open(const std::string& path, const RawSpec& ra
     return AudioFileReader(std::move(impl));
   }
 
-  if (path.empty()) throw AudioFileError("(empty path): cannot read audio: no file name given");
+  if (path.empty())
+    throw AudioFileError("(empty path): cannot read audio: no file name given");
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
-    if (err == ENOENT) throw AudioFileError(path + ": cannot read audio: file does not exist");
+    if (err == ENOENT)
+      throw AudioFileError(path + ": cannot read audio: file does not exist");
     throw AudioFileError(path + ": cannot read audio: " + errno_text(err));
   }
-  if (S_ISDIR(st.st_mode)) throw AudioFileError(path + ": cannot read audio: is a directory");
+  if (S_ISDIR(st.st_mode))
+    throw AudioFileError(path + ": cannot read audio: is a directory");
 
   SF_INFO sfinfo{};
   const bool raw_file = lower_extension(path) == ".f32";
@@ -156,19 +162,23 @@ AudioFileReader AudioFileReader::open(const std::string& path, const RawSpec& ra
   }
   impl->info.sample_rate = raw_file ? raw.sample_rate : static_cast<double>(sfinfo.samplerate);
   impl->info.channels = sfinfo.channels;
-  impl->info.frames = (sfinfo.frames < 0 || sfinfo.frames == SF_COUNT_MAX)
-                          ? -1
-                          : static_cast<std::int64_t>(sfinfo.frames);
+  impl->info.frames =
+      (sfinfo.frames < 0 || sfinfo.frames == SF_COUNT_MAX) ? -1 : static_cast<std::int64_t>(sfinfo.frames);
   impl->info.format_name = sf_format_name(sfinfo.format);
   impl->info.is_float = sf_is_float(sfinfo.format);
   return AudioFileReader(std::move(impl));
 }
 
-const AudioFormatInfo& AudioFileReader::info() const noexcept { return impl_->info; }
-const std::string& AudioFileReader::path() const noexcept { return impl_->path; }
+const AudioFormatInfo& AudioFileReader::info() const noexcept {
+  return impl_->info;
+}
+const std::string& AudioFileReader::path() const noexcept {
+  return impl_->path;
+}
 
 std::size_t AudioFileReader::read(float* interleaved, std::size_t frames) {
-  if (frames == 0) return 0;
+  if (frames == 0)
+    return 0;
   const auto channels = static_cast<std::size_t>(impl_->info.channels);
   if (impl_->from_stdin) {
     const std::size_t got = std::fread(interleaved, sizeof(float) * channels, frames, stdin);
@@ -179,7 +189,8 @@ std::size_t AudioFileReader::read(float* interleaved, std::size_t frames) {
     swap_if_big_endian(interleaved, got * channels);
     return got;
   }
-  if (impl_->sf == nullptr) return 0;  // empty raw file
+  if (impl_->sf == nullptr)
+    return 0;  // empty raw file
   const sf_count_t got = sf_readf_float(impl_->sf, interleaved, static_cast<sf_count_t>(frames));
   if (got < 0 || (static_cast<std::size_t>(got) < frames && sf_error(impl_->sf) != SF_ERR_NO_ERROR)) {
     throw AudioFileError(impl_->path + ": read error: " + sf_strerror(impl_->sf));
@@ -202,16 +213,20 @@ struct AudioFileWriter::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
   ~Impl() {
-    if (!committed) abort();
+    if (!committed)
+      abort();
   }
 
   // Closes everything and deletes the temporary file. Never throws.
   void abort() noexcept {
-    if (sf != nullptr) sf_close(sf);
+    if (sf != nullptr)
+      sf_close(sf);
     sf = nullptr;
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0)
+      ::close(fd);
     fd = -1;
-    if (!tmp_path.empty()) ::unlink(tmp_path.c_str());
+    if (!tmp_path.empty())
+      ::unlink(tmp_path.c_str());
     tmp_path.clear();
   }
 };
@@ -221,7 +236,9 @@ AudioFileWriter::AudioFileWriter(AudioFileWriter&& other) noexcept = default;
 AudioFileWriter& AudioFileWriter::operator=(AudioFileWriter&& other) noexcept = default;
 AudioFileWriter::~AudioFileWriter() = default;
 
-const char* AudioFileWriter::supported_extensions() noexcept { return kSupportedExtensions; }
+const char* AudioFileWriter::supported_extensions() noexcept {
+  return kSupportedExtensions;
+}
 
 AudioFileWriter AudioFileWriter::create(const std::string& path, double sample_rate, int channels,
                                         const std::string& input_path, bool float_samples) {
@@ -245,7 +262,8 @@ AudioFileWriter AudioFileWriter::create(const std::string& path, double sample_r
     impl->info.is_float = true;
     return AudioFileWriter(std::move(impl));
   }
-  if (path.empty()) throw AudioFileError(shown + ": cannot write audio: no file name given");
+  if (path.empty())
+    throw AudioFileError(shown + ": cannot write audio: no file name given");
 
   const std::string ext = lower_extension(path);
   int format = 0;
@@ -271,7 +289,8 @@ AudioFileWriter AudioFileWriter::create(const std::string& path, double sample_r
 
   struct stat existing {};
   const bool exists = ::stat(path.c_str(), &existing) == 0;
-  if (exists && S_ISDIR(existing.st_mode)) throw AudioFileError(path + ": cannot write audio: is a directory");
+  if (exists && S_ISDIR(existing.st_mode))
+    throw AudioFileError(path + ": cannot write audio: is a directory");
 
   SF_INFO sfinfo{};
   sfinfo.samplerate = static_cast<int>(std::lround(sample_rate));
@@ -320,13 +339,19 @@ AudioFileWriter AudioFileWriter::create(const std::string& path, double sample_r
   return AudioFileWriter(std::move(impl));
 }
 
-const AudioFormatInfo& AudioFileWriter::info() const noexcept { return impl_->info; }
-const std::string& AudioFileWriter::path() const noexcept { return impl_->path; }
+const AudioFormatInfo& AudioFileWriter::info() const noexcept {
+  return impl_->info;
+}
+const std::string& AudioFileWriter::path() const noexcept {
+  return impl_->path;
+}
 
 std::size_t AudioFileWriter::write(const float* interleaved, std::size_t frames) {
   Impl& im = *impl_;
-  if (im.committed) throw AudioFileError(im.path + ": write after commit");
-  if (frames == 0) return 0;
+  if (im.committed)
+    throw AudioFileError(im.path + ": write after commit");
+  if (frames == 0)
+    return 0;
   const auto channels = static_cast<std::size_t>(im.info.channels);
 
   if (im.to_stdout) {
@@ -344,7 +369,8 @@ std::size_t AudioFileWriter::write(const float* interleaved, std::size_t frames)
     return put;
   }
 
-  if (im.sf == nullptr) throw AudioFileError(im.path + ": write after a failed write or commit");
+  if (im.sf == nullptr)
+    throw AudioFileError(im.path + ": write after a failed write or commit");
   const sf_count_t put = sf_writef_float(im.sf, interleaved, static_cast<sf_count_t>(frames));
   if (put != static_cast<sf_count_t>(frames)) {
     const std::string reason = sf_strerror(im.sf);
@@ -356,7 +382,8 @@ std::size_t AudioFileWriter::write(const float* interleaved, std::size_t frames)
 
 void AudioFileWriter::commit() {
   Impl& im = *impl_;
-  if (im.committed) throw AudioFileError(im.path + ": commit called twice");
+  if (im.committed)
+    throw AudioFileError(im.path + ": commit called twice");
 
   if (im.to_stdout) {
     if (std::fflush(stdout) != 0) {
@@ -367,7 +394,8 @@ void AudioFileWriter::commit() {
     return;
   }
 
-  if (im.sf == nullptr) throw AudioFileError(im.path + ": commit after a failed write");
+  if (im.sf == nullptr)
+    throw AudioFileError(im.path + ": commit after a failed write");
   const int close_error = sf_close(im.sf);
   im.sf = nullptr;
   if (close_error != 0) {
@@ -400,19 +428,23 @@ void AudioFileWriter::commit() {
 }
 
 bool AudioFileWriter::same_file(const std::string& a, const std::string& b) noexcept {
-  if (a.empty() || b.empty() || a == "-" || b == "-") return false;
+  if (a.empty() || b.empty() || a == "-" || b == "-")
+    return false;
   struct stat sa {};
   struct stat sb {};
   const bool a_exists = ::stat(a.c_str(), &sa) == 0;
   const bool b_exists = ::stat(b.c_str(), &sb) == 0;
-  if (a_exists && b_exists) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-  if (a_exists != b_exists) return false;
+  if (a_exists && b_exists)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (a_exists != b_exists)
+    return false;
   try {
     std::error_code ec_a;
     std::error_code ec_b;
     const fs::path ca = fs::weakly_canonical(fs::absolute(a), ec_a);
     const fs::path cb = fs::weakly_canonical(fs::absolute(b), ec_b);
-    if (ec_a || ec_b) return a == b;
+    if (ec_a || ec_b)
+      return a == b;
     return ca == cb;
   } catch (...) {
     return a == b;

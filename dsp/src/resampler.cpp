@@ -13,10 +13,14 @@ namespace {
 
 unsigned long soxr_recipe(Resampler::Quality quality) {
   switch (quality) {
-    case Resampler::Quality::quick: return SOXR_QQ;
-    case Resampler::Quality::medium: return SOXR_MQ;
-    case Resampler::Quality::high: return SOXR_HQ;
-    case Resampler::Quality::very_high: return SOXR_VHQ;
+    case Resampler::Quality::quick:
+      return SOXR_QQ;
+    case Resampler::Quality::medium:
+      return SOXR_MQ;
+    case Resampler::Quality::high:
+      return SOXR_HQ;
+    case Resampler::Quality::very_high:
+      return SOXR_VHQ;
   }
   return SOXR_HQ;
 }
@@ -34,12 +38,11 @@ const float kNoInput[1] = {0.0f};
 Resampler::Resampler(double in_rate, double out_rate, int channels, Quality quality)
     : in_rate_(in_rate), out_rate_(out_rate), channels_(channels) {
   if (!(in_rate > 0.0) || !(out_rate > 0.0) || !std::isfinite(in_rate) || !std::isfinite(out_rate)) {
-    throw std::invalid_argument("resampler: sample rates must be positive (got " +
-                                std::to_string(in_rate) + " -> " + std::to_string(out_rate) + ")");
+    throw std::invalid_argument("resampler: sample rates must be positive (got " + std::to_string(in_rate) + " -> " +
+                                std::to_string(out_rate) + ")");
   }
   if (channels <= 0) {
-    throw std::invalid_argument("resampler: channel count must be positive (got " +
-                                std::to_string(channels) + ")");
+    throw std::invalid_argument("resampler: channel count must be positive (got " + std::to_string(channels) + ")");
   }
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   const soxr_quality_spec_t q = soxr_quality_spec(soxr_recipe(quality), 0);
@@ -47,14 +50,16 @@ Resampler::Resampler(double in_rate, double out_rate, int channels, Quality qual
   soxr_error_t error = nullptr;
   handle_ = soxr_create(in_rate, out_rate, static_cast<unsigned>(channels), &error, &io, &q, &rt);
   if (error != nullptr || handle_ == nullptr) {
-    if (handle_ != nullptr) soxr_delete(handle_);
+    if (handle_ != nullptr)
+      soxr_delete(handle_);
     handle_ = nullptr;
     throw_soxr("cannot create", error != nullptr ? error : "unknown error");
   }
 }
 
 Resampler::~Resampler() {
-  if (handle_ != nullptr) soxr_delete(handle_);
+  if (handle_ != nullptr)
+    soxr_delete(handle_);
 }
 
 Resampler::Resampler(Resampler&& other) noexcept
@@ -65,7 +70,8 @@ Resampler::Resampler(Resampler&& other) noexcept
 
 Resampler& Resampler::operator=(Resampler&& other) noexcept {
   if (this != &other) {
-    if (handle_ != nullptr) soxr_delete(handle_);
+    if (handle_ != nullptr)
+      soxr_delete(handle_);
     handle_ = std::exchange(other.handle_, nullptr);
     in_rate_ = other.in_rate_;
     out_rate_ = other.out_rate_;
@@ -74,9 +80,10 @@ Resampler& Resampler::operator=(Resampler&& other) noexcept {
   return *this;
 }
 
-std::size_t Resampler::process(const float* in, std::size_t in_frames, std::size_t* in_consumed,
-                               float* out, std::size_t out_capacity_frames) {
-  if (handle_ == nullptr) throw std::logic_error("resampler: used after move");
+std::size_t Resampler::process(const float* in, std::size_t in_frames, std::size_t* in_consumed, float* out,
+                               std::size_t out_capacity_frames) {
+  if (handle_ == nullptr)
+    throw std::logic_error("resampler: used after move");
   if (in == nullptr || in_frames == 0) {
     in = kNoInput;
     in_frames = 0;
@@ -84,17 +91,22 @@ std::size_t Resampler::process(const float* in, std::size_t in_frames, std::size
   std::size_t idone = 0;
   std::size_t odone = 0;
   const soxr_error_t error = soxr_process(handle_, in, in_frames, &idone, out, out_capacity_frames, &odone);
-  if (in_consumed != nullptr) *in_consumed = idone;
-  if (error != nullptr) throw_soxr("process", error);
+  if (in_consumed != nullptr)
+    *in_consumed = idone;
+  if (error != nullptr)
+    throw_soxr("process", error);
   return odone;
 }
 
 std::size_t Resampler::flush(float* out, std::size_t out_capacity_frames) {
-  if (handle_ == nullptr) throw std::logic_error("resampler: used after move");
-  if (out_capacity_frames == 0) return 0;
+  if (handle_ == nullptr)
+    throw std::logic_error("resampler: used after move");
+  if (out_capacity_frames == 0)
+    return 0;
   std::size_t odone = 0;
   const soxr_error_t error = soxr_process(handle_, nullptr, 0, nullptr, out, out_capacity_frames, &odone);
-  if (error != nullptr) throw_soxr("flush", error);
+  if (error != nullptr)
+    throw_soxr("flush", error);
   return odone;
 }
 
@@ -103,13 +115,16 @@ double Resampler::delay_frames() const noexcept {
 }
 
 void Resampler::reset() {
-  if (handle_ == nullptr) throw std::logic_error("resampler: used after move");
+  if (handle_ == nullptr)
+    throw std::logic_error("resampler: used after move");
   const soxr_error_t error = soxr_clear(handle_);
-  if (error != nullptr) throw_soxr("reset", error);
+  if (error != nullptr)
+    throw_soxr("reset", error);
 }
 
 std::size_t Resampler::output_frames_for(std::size_t in_frames, double in_rate, double out_rate) noexcept {
-  if (!(in_rate > 0.0) || !(out_rate > 0.0)) return 0;
+  if (!(in_rate > 0.0) || !(out_rate > 0.0))
+    return 0;
   // Multiply first: exact for integer rates and frame counts below 2^53, so
   // an exact integer result is not pushed up by rounding.
   return static_cast<std::size_t>(std::ceil(static_cast<double>(in_frames) * out_rate / in_rate));

@@ -22,11 +22,13 @@ class ArenaBuilder {
   }
   AlignedBuffer finish() {
     std::size_t total = 0;
-    for (const auto& b : blobs_) total += arena_round(b.size());
+    for (const auto& b : blobs_)
+      total += arena_round(b.size());
     AlignedBuffer arena(total);
     std::size_t off = 0;
     for (std::size_t i = 0; i < blobs_.size(); ++i) {
-      if (!blobs_[i].empty()) std::memcpy(arena.data() + off, blobs_[i].data(), blobs_[i].size() * sizeof(float));
+      if (!blobs_[i].empty())
+        std::memcpy(arena.data() + off, blobs_[i].data(), blobs_[i].size() * sizeof(float));
       *targets_[i] = arena.data() + off;
       off += arena_round(blobs_[i].size());
     }
@@ -39,15 +41,16 @@ class ArenaBuilder {
 };
 
 // Rows [row0, row0 + n) of W [*, k] (row-major) → wt [k, n_pad]; bias likewise.
-void pack_linear(ArenaBuilder& ab, PackedLinear& p, const std::vector<float>& w, std::size_t k,
-                 std::size_t row0, std::size_t n, const float* bias_rows /* [n] or null */,
+void pack_linear(ArenaBuilder& ab, PackedLinear& p, const std::vector<float>& w, std::size_t k, std::size_t row0,
+                 std::size_t n, const float* bias_rows /* [n] or null */,
                  const float* extra_bias /* [n] or null, added */) {
   p.k = k;
   p.n = n;
   p.n_pad = pad_to_vector(n);
   std::vector<float> wt(k * p.n_pad, 0.0f);
   for (std::size_t r = 0; r < n; ++r)
-    for (std::size_t c = 0; c < k; ++c) wt[c * p.n_pad + r] = w[(row0 + r) * k + c];
+    for (std::size_t c = 0; c < k; ++c)
+      wt[c * p.n_pad + r] = w[(row0 + r) * k + c];
   std::vector<float> b(p.n_pad, 0.0f);
   for (std::size_t r = 0; r < n; ++r) {
     b[r] = (bias_rows ? bias_rows[r] : 0.0f) + (extra_bias ? extra_bias[r] : 0.0f);
@@ -85,7 +88,8 @@ std::shared_ptr<const Model> Model::create(const ModelWeights& weights) {
     // conv1d.weight [conv, 1, K] → [K, conv_pad]
     std::vector<float> cw(K * conv_pad, 0.0f);
     for (std::size_t ch = 0; ch < conv; ++ch)
-      for (std::size_t j = 0; j < K; ++j) cw[j * conv_pad + ch] = w.conv_w[ch * K + j];
+      for (std::size_t j = 0; j < K; ++j)
+        cw[j * conv_pad + ch] = w.conv_w[ch * K + j];
     ab.add(std::move(cw), &p.conv_w);
     ab.add(padded(w.conv_b, conv_pad), &p.conv_b);
     pack_linear(ab, p.out, w.out_proj_w, E, 0, D, c.has_out_proj_bias ? w.out_proj_b.data() : nullptr, nullptr);
@@ -108,7 +112,8 @@ std::shared_ptr<const Model> Model::create(const ModelWeights& weights) {
       pack_linear(ab, p.in_xbc, w.in_proj_w, D, E, conv, ipb_at(E), nullptr);
       pack_linear(ab, p.in_dt, w.in_proj_w, D, E + conv, H, ipb_at(E + conv), w.dt_bias.data());
       std::vector<float> a(pad_to_vector(H), -1.0f);
-      for (std::size_t h = 0; h < H; ++h) a[h] = static_cast<float>(-std::exp(double(w.a_log[h])));
+      for (std::size_t h = 0; h < H; ++h)
+        a[h] = static_cast<float>(-std::exp(double(w.a_log[h])));
       ab.add(std::move(a), &p.a_t);
       ab.add(padded(w.d, pad_to_vector(w.d.size())), &p.d);
       ab.add(padded(w.gate_norm_w, e_pad), &p.gate_norm_w);
@@ -119,10 +124,12 @@ std::shared_ptr<const Model> Model::create(const ModelWeights& weights) {
     const std::size_t ci = c.in_channels, co = c.out_channels;
     pack_linear(ab, m->audio_in_, weights.audio_in_w, ci, 0, D, weights.audio_in_b.data(), nullptr);
     pack_linear(ab, m->audio_out_, weights.audio_out_w, D, 0, co, weights.audio_out_b.data(), nullptr);
-    if (c.has_skip) pack_linear(ab, m->audio_skip_, weights.audio_skip_w, ci, 0, co, nullptr, nullptr);
+    if (c.has_skip)
+      pack_linear(ab, m->audio_skip_, weights.audio_skip_w, ci, 0, co, nullptr, nullptr);
   }
   m->arena_ = ab.finish();
-  if (!c.has_skip) m->audio_skip_ = PackedLinear{};
+  if (!c.has_skip)
+    m->audio_skip_ = PackedLinear{};
   return m;
 }
 

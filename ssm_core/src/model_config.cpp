@@ -6,7 +6,9 @@
 
 namespace sw::ssm {
 
-const char* arch_name(Arch arch) noexcept { return arch == Arch::mamba1 ? "mamba1" : "mamba2"; }
+const char* arch_name(Arch arch) noexcept {
+  return arch == Arch::mamba1 ? "mamba1" : "mamba2";
+}
 
 int ModelConfig::conv_dim() const noexcept {
   return arch == Arch::mamba1 ? d_inner : d_inner + 2 * n_groups * d_state;
@@ -18,7 +20,8 @@ int ModelConfig::in_proj_rows() const noexcept {
 
 void ModelConfig::validate() const {
   auto need = [](bool ok, const char* what) {
-    if (!ok) throw std::invalid_argument(std::string("invalid model config: ") + what);
+    if (!ok)
+      throw std::invalid_argument(std::string("invalid model config: ") + what);
   };
   need(n_layers >= 1, "n_layers must be >= 1");
   need(d_model >= 1, "d_model must be >= 1");
@@ -56,13 +59,12 @@ ModelCost cost_per_sample(const ModelConfig& c) noexcept {
   params += D;
   for (int l = 0; l < c.n_layers; ++l) {
     const double rows = c.in_proj_rows(), conv = c.conv_dim();
-    cost.flops += 4 * D + D;            // block norm + residual add
-    cost.flops += 2 * D * rows;         // in_proj
+    cost.flops += 4 * D + D;                // block norm + residual add
+    cost.flops += 2 * D * rows;             // in_proj
     cost.flops += 2 * K * conv + 3 * conv;  // conv + SiLU
-    cost.transcendentals += conv;       // SiLU exp
-    cost.flops += 2 * E * D;            // out_proj
-    params += D + rows * D + (c.has_in_proj_bias ? rows : 0) + conv * K + conv + D * E +
-              (c.has_out_proj_bias ? D : 0);
+    cost.transcendentals += conv;           // SiLU exp
+    cost.flops += 2 * E * D;                // out_proj
+    params += D + rows * D + (c.has_in_proj_bias ? rows : 0) + conv * K + conv + D * E + (c.has_out_proj_bias ? D : 0);
     if (c.arch == Arch::mamba1) {
       const double R = c.dt_rank;
       cost.flops += 2 * E * (R + 2 * N) + 2 * R * E;  // x_proj, dt_proj
@@ -74,11 +76,11 @@ ModelCost cost_per_sample(const ModelConfig& c) noexcept {
       params += (R + 2 * N) * E + E * R + E + E * N + E;
     } else {
       const double H = c.n_heads;
-      cost.transcendentals += 3 * H;                  // softplus (exp+log), exp(dt*A)
+      cost.transcendentals += 3 * H;  // softplus (exp+log), exp(dt*A)
       cost.flops += 3 * H;
-      cost.flops += E * N * 5 + 3 * E;                // scan, + D*x
-      cost.transcendentals += E;                      // SiLU(z)
-      cost.flops += 8 * E;                            // gate, group RMSNorm
+      cost.flops += E * N * 5 + 3 * E;  // scan, + D*x
+      cost.transcendentals += E;        // SiLU(z)
+      cost.flops += 8 * E;              // gate, group RMSNorm
       params += 3 * H + E + (c.d_per_channel ? E - H : 0);
     }
   }
@@ -88,8 +90,8 @@ ModelCost cost_per_sample(const ModelConfig& c) noexcept {
 
 std::string describe(const ModelConfig& c) {
   std::ostringstream s;
-  s << arch_name(c.arch) << ", " << c.n_layers << " layers, d_model " << c.d_model << ", d_inner "
-    << c.d_inner << ", d_state " << c.d_state << ", d_conv " << c.d_conv;
+  s << arch_name(c.arch) << ", " << c.n_layers << " layers, d_model " << c.d_model << ", d_inner " << c.d_inner
+    << ", d_state " << c.d_state << ", d_conv " << c.d_conv;
   if (c.arch == Arch::mamba1) {
     s << ", dt_rank " << c.dt_rank;
   } else {

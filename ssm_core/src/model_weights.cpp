@@ -11,8 +11,8 @@ namespace {
 
 void expect_size(const std::vector<float>& v, std::size_t n, const std::string& what) {
   if (v.size() != n) {
-    throw std::invalid_argument("weights: " + what + " has " + std::to_string(v.size()) +
-                                " values, expected " + std::to_string(n));
+    throw std::invalid_argument("weights: " + what + " has " + std::to_string(v.size()) + " values, expected " +
+                                std::to_string(n));
   }
 }
 
@@ -67,12 +67,14 @@ ModelWeights make_random_weights(const ModelConfig& c, std::uint64_t seed) {
   std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
   auto randn = [&](std::size_t n, float scale) {
     std::vector<float> v(n);
-    for (float& x : v) x = normal(rng) * scale;
+    for (float& x : v)
+      x = normal(rng) * scale;
     return v;
   };
   auto around_one = [&](std::size_t n) {
     std::vector<float> v(n);
-    for (float& x : v) x = 1.0f + 0.1f * normal(rng);
+    for (float& x : v)
+      x = 1.0f + 0.1f * normal(rng);
     return v;
   };
   // Inverse softplus of dt drawn log-uniformly in [1e-3, 1e-1] (mamba_ssm's dt init).
@@ -92,23 +94,27 @@ ModelWeights make_random_weights(const ModelConfig& c, std::uint64_t seed) {
     LayerWeights L;
     L.norm_w = around_one(D);
     L.in_proj_w = randn(rows * D, 1.0f / std::sqrt(float(D)));
-    if (c.has_in_proj_bias) L.in_proj_b = randn(rows, 0.1f);
+    if (c.has_in_proj_bias)
+      L.in_proj_b = randn(rows, 0.1f);
     L.conv_w = randn(conv * K, 1.0f / std::sqrt(float(K)));
     L.conv_b = randn(conv, 0.1f);
     L.out_proj_w = randn(D * E, 0.5f / std::sqrt(float(E)));
-    if (c.has_out_proj_bias) L.out_proj_b = randn(D, 0.1f);
+    if (c.has_out_proj_bias)
+      L.out_proj_b = randn(D, 0.1f);
     if (c.arch == Arch::mamba1) {
       L.x_proj_w = randn((R + 2 * N) * E, 1.0f / std::sqrt(float(E)));
       L.dt_proj_w = randn(E * R, 1.0f / std::sqrt(float(R)));
       L.dt_proj_b = dt_bias(E);
       L.a_log.resize(E * N);
       for (std::size_t e = 0; e < E; ++e)
-        for (std::size_t n = 0; n < N; ++n) L.a_log[e * N + n] = std::log(float(n + 1));
+        for (std::size_t n = 0; n < N; ++n)
+          L.a_log[e * N + n] = std::log(float(n + 1));
       L.d = around_one(E);
     } else {
       L.dt_bias = dt_bias(H);
       L.a_log.resize(H);
-      for (std::size_t h = 0; h < H; ++h) L.a_log[h] = std::log(1.0f + 15.0f * uniform(rng));
+      for (std::size_t h = 0; h < H; ++h)
+        L.a_log[h] = std::log(1.0f + 15.0f * uniform(rng));
       L.d = around_one(c.d_per_channel ? E : H);
       L.gate_norm_w = around_one(E);
     }
@@ -121,7 +127,8 @@ ModelWeights make_random_weights(const ModelConfig& c, std::uint64_t seed) {
     w.audio_in_b = randn(D, 0.1f);
     w.audio_out_w = randn(co * D, 0.3f / std::sqrt(float(D)));
     w.audio_out_b = randn(co, 0.01f);
-    if (c.has_skip) w.audio_skip_w = randn(co * ci, 0.5f);
+    if (c.has_skip)
+      w.audio_skip_w = randn(co * ci, 0.5f);
   }
   w.metadata["name"] = "random";
   w.check_sizes();

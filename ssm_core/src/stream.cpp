@@ -12,12 +12,14 @@ namespace sw::ssm {
 
 Stream::Stream(std::shared_ptr<const Model> model, const KernelTable* kernels)
     : model_(std::move(model)), kernels_(kernels ? kernels : &best_kernels()) {
-  if (!model_) throw std::invalid_argument("Stream: null model");
+  if (!model_)
+    throw std::invalid_argument("Stream: null model");
 }
 
 void Stream::prepare(const ProcessSpec& spec) {
   const ModelConfig& c = model_->config();
-  if (spec.max_block_size == 0) throw std::invalid_argument("prepare: max_block_size must be >= 1");
+  if (spec.max_block_size == 0)
+    throw std::invalid_argument("prepare: max_block_size must be >= 1");
   if (c.sample_rate > 0 && spec.sample_rate > 0 && spec.sample_rate != c.sample_rate) {
     throw std::invalid_argument("prepare: the model runs at " + std::to_string(int(c.sample_rate)) +
                                 " Hz, the host at " + std::to_string(int(spec.sample_rate)) +
@@ -39,9 +41,8 @@ void Stream::prepare(const ProcessSpec& spec) {
   const std::size_t dt_w = c.arch == Arch::mamba1 ? e_pad_ : h_pad_;
   const std::size_t dtin_w = c.arch == Arch::mamba1 ? r_pad_ : h_pad_;
   const std::size_t scratch = 2 * arena_round(T * d_pad_) + arena_round((K - 1 + T) * conv_pad_) +
-                              arena_round(T * conv_pad_) + 2 * arena_round(T * e_pad_) +
-                              arena_round(T * dt_w) + arena_round(T * dtin_w) + 2 * arena_round(T * n_pad_) +
-                              arena_round(T * out_pad_);
+                              arena_round(T * conv_pad_) + 2 * arena_round(T * e_pad_) + arena_round(T * dt_w) +
+                              arena_round(T * dtin_w) + 2 * arena_round(T * n_pad_) + arena_round(T * out_pad_);
   AlignedBuffer arena(state + scratch);
   float* p = arena.data();
   auto take = [&p](std::size_t n) {
@@ -72,7 +73,8 @@ void Stream::prepare(const ProcessSpec& spec) {
 }
 
 void Stream::reset() noexcept {
-  if (arena_.data()) std::memset(arena_.data(), 0, arena_.size() * sizeof(float));
+  if (arena_.data())
+    std::memset(arena_.data(), 0, arena_.size() * sizeof(float));
 }
 
 void Stream::linear(const PackedLinear& p, const float* x, std::size_t x_stride, std::size_t rows, float* y,
@@ -105,7 +107,8 @@ void Stream::process_chunk(const float* in, float* out, std::size_t rows) noexce
   if (c.has_audio_head) {
     linear(model_->audio_in(), in, ci, rows, r_, d_pad_, false);
   } else {
-    for (std::size_t t = 0; t < rows; ++t) std::memcpy(r_ + t * d_pad_, in + t * D, D * sizeof(float));
+    for (std::size_t t = 0; t < rows; ++t)
+      std::memcpy(r_ + t * d_pad_, in + t * D, D * sizeof(float));
   }
   for (std::size_t l = 0; l < static_cast<std::size_t>(c.n_layers); ++l) {
     // Block: r = r + mixer(RMSNorm(r)). ref: mamba_ssm/modules/block.py
@@ -119,10 +122,13 @@ void Stream::process_chunk(const float* in, float* out, std::size_t rows) noexce
   kernels_->rmsnorm(r_, d_pad_, rows, D, model_->norm_f_w(), c.norm_eps, nrm_, d_pad_);
   if (c.has_audio_head) {
     linear(model_->audio_out(), nrm_, d_pad_, rows, ostage_, out_pad_, false);
-    if (c.has_skip) linear(model_->audio_skip(), in, ci, rows, ostage_, out_pad_, true);
-    for (std::size_t t = 0; t < rows; ++t) std::memcpy(out + t * co, ostage_ + t * out_pad_, co * sizeof(float));
+    if (c.has_skip)
+      linear(model_->audio_skip(), in, ci, rows, ostage_, out_pad_, true);
+    for (std::size_t t = 0; t < rows; ++t)
+      std::memcpy(out + t * co, ostage_ + t * out_pad_, co * sizeof(float));
   } else {
-    for (std::size_t t = 0; t < rows; ++t) std::memcpy(out + t * D, nrm_ + t * d_pad_, D * sizeof(float));
+    for (std::size_t t = 0; t < rows; ++t)
+      std::memcpy(out + t * D, nrm_ + t * d_pad_, D * sizeof(float));
   }
 }
 
@@ -138,15 +144,15 @@ void Stream::mamba1_layer(std::size_t l, std::size_t rows) noexcept {
   kernels_->conv_silu(ConvArgs{xc_, conv_pad_, rows, K, w.conv_w, w.conv_b, conv_pad_, u_});
   std::memcpy(conv_hist_[l], xc_ + rows * conv_pad_, hist * sizeof(float));
   // (dt, B, C) = x_proj(u); dt = softplus(dt_proj(dt) + bias)
-  linear(w.x_dt, u_, e_pad_, rows, dtin_, r_pad_, false);  // [rows, R]
-  linear(w.x_b, u_, e_pad_, rows, bm_, n_pad_, false);     // [rows, N]
-  linear(w.x_c, u_, e_pad_, rows, cm_, n_pad_, false);     // [rows, N]
+  linear(w.x_dt, u_, e_pad_, rows, dtin_, r_pad_, false);      // [rows, R]
+  linear(w.x_b, u_, e_pad_, rows, bm_, n_pad_, false);         // [rows, N]
+  linear(w.x_c, u_, e_pad_, rows, cm_, n_pad_, false);         // [rows, N]
   linear(w.dt_proj, dtin_, r_pad_, rows, dt_, e_pad_, false);  // [rows, E]
   kernels_->softplus(dt_, dt_, rows * e_pad_);
   kernels_->silu(z_, z_, rows * e_pad_);
   (void)E;
-  kernels_->mamba1_scan(Mamba1ScanArgs{rows, e_pad_, static_cast<std::size_t>(c.d_state), e_pad_, dt_, u_, z_, bm_,
-                                       cm_, n_pad_, w.a_t, w.d, ssm_state_[l], y_});
+  kernels_->mamba1_scan(Mamba1ScanArgs{rows, e_pad_, static_cast<std::size_t>(c.d_state), e_pad_, dt_, u_, z_, bm_, cm_,
+                                       n_pad_, w.a_t, w.d, ssm_state_[l], y_});
   // r += out_proj(y)
   linear(w.out, y_, e_pad_, rows, r_, d_pad_, true);
 }
@@ -158,18 +164,18 @@ void Stream::mamba2_layer(std::size_t l, std::size_t rows) noexcept {
   const std::size_t K = c.d_conv, E = c.d_inner, N = c.d_state, G = c.n_groups, H = c.n_heads;
   const std::size_t hist = (K - 1) * conv_pad_;
   std::memcpy(xc_, conv_hist_[l], hist * sizeof(float));
-  linear(w.in_z, nrm_, d_pad_, rows, z_, e_pad_, false);                // [rows, E]
-  linear(w.in_xbc, nrm_, d_pad_, rows, xc_ + hist, conv_pad_, false);   // [rows, E + 2GN]
-  linear(w.in_dt, nrm_, d_pad_, rows, dt_, h_pad_, false);              // [rows, H] (+ dt_bias)
+  linear(w.in_z, nrm_, d_pad_, rows, z_, e_pad_, false);               // [rows, E]
+  linear(w.in_xbc, nrm_, d_pad_, rows, xc_ + hist, conv_pad_, false);  // [rows, E + 2GN]
+  linear(w.in_dt, nrm_, d_pad_, rows, dt_, h_pad_, false);             // [rows, H] (+ dt_bias)
   kernels_->conv_silu(ConvArgs{xc_, conv_pad_, rows, K, w.conv_w, w.conv_b, conv_pad_, u_});
   std::memcpy(conv_hist_[l], xc_ + rows * conv_pad_, hist * sizeof(float));
   kernels_->softplus(dt_, dt_, rows * h_pad_);
   for (std::size_t t = 0; t < rows; ++t)
-    for (std::size_t h = 0; h < h_pad_; ++h) dtin_[t * h_pad_ + h] = dt_[t * h_pad_ + h] * w.a_t[h];
+    for (std::size_t h = 0; h < h_pad_; ++h)
+      dtin_[t * h_pad_ + h] = dt_[t * h_pad_ + h] * w.a_t[h];
   kernels_->exp(dtin_, dtin_, rows * h_pad_);  // exp(dt·A)
-  kernels_->mamba2_scan(Mamba2ScanArgs{rows, H, static_cast<std::size_t>(c.head_dim), p_pad_, N, G, u_, conv_pad_,
-                                       E, E + G * N, dt_, dtin_, h_pad_, w.d, c.d_per_channel, ssm_state_[l], y_,
-                                       e_pad_});
+  kernels_->mamba2_scan(Mamba2ScanArgs{rows, H, static_cast<std::size_t>(c.head_dim), p_pad_, N, G, u_, conv_pad_, E,
+                                       E + G * N, dt_, dtin_, h_pad_, w.d, c.d_per_channel, ssm_state_[l], y_, e_pad_});
   // Gated RMSNorm, norm_before_gate=False, one group per E/G channels.
   // ref: mamba_ssm/ops/triton/layernorm_gated.py rms_norm_ref
   kernels_->silu(z_, z_, rows * e_pad_);

@@ -19,7 +19,8 @@ using Shape = std::vector<std::int64_t>;
 std::string shape_str(const Shape& s) {
   std::ostringstream o;
   o << "[";
-  for (std::size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  for (std::size_t i = 0; i < s.size(); ++i)
+    o << (i ? ", " : "") << s[i];
   o << "]";
   return o.str();
 }
@@ -48,7 +49,8 @@ class Loader {
   }
   const TensorInfo& need(const std::string& name) const {
     const TensorInfo* t = find(name);
-    if (!t) fail("missing tensor " + name);
+    if (!t)
+      fail("missing tensor " + name);
     return *t;
   }
   // The tensor's shape must have `rank` dims; returns it.
@@ -59,8 +61,10 @@ class Loader {
            " dimensions");
     }
     for (std::int64_t d : t.shape) {
-      if (d < 1) fail("tensor " + name + " has shape " + shape_str(t.shape) + " with an empty dimension");
-      if (d > kMaxDim) fail("tensor " + name + " has shape " + shape_str(t.shape) + ": dimension too large");
+      if (d < 1)
+        fail("tensor " + name + " has shape " + shape_str(t.shape) + " with an empty dimension");
+      if (d > kMaxDim)
+        fail("tensor " + name + " has shape " + shape_str(t.shape) + ": dimension too large");
     }
     return t.shape;
   }
@@ -79,7 +83,8 @@ class Loader {
   }
 
   long parse_int(const std::string& key, long lo, long hi) const {
-    if (!has_meta(key)) fail("metadata key " + key + " is missing");
+    if (!has_meta(key))
+      fail("metadata key " + key + " is missing");
     const std::string& s = meta(key);
     long v = 0;
     if (!to_long(s, v) || v < lo || v > hi) {
@@ -92,28 +97,33 @@ class Loader {
   float parse_eps(const std::string& key) const {
     const std::string& s = meta(key);
     double e = 0;
-    if (!to_double(s, e) || !(e > 0.0) || !(e < 1.0)) fail("metadata " + key + " = '" + s + "' is not a number in (0, 1)");
+    if (!to_double(s, e) || !(e > 0.0) || !(e < 1.0))
+      fail("metadata " + key + " = '" + s + "' is not a number in (0, 1)");
     return static_cast<float>(e);
   }
 
   void parse_metadata() {
     bool any_audio = false;
-    for (const auto& kv : file_.tensors) any_audio = any_audio || kv.first.rfind("audio.", 0) == 0;
+    for (const auto& kv : file_.tensors)
+      any_audio = any_audio || kv.first.rfind("audio.", 0) == 0;
     sidewinder_ = has_meta("format") && meta("format") == "sidewinder";
     if (!sidewinder_ && any_audio) {
       fail("metadata format is '" + (has_meta("format") ? meta("format") : std::string("(missing)")) +
            "', expected 'sidewinder' for a file with audio.* tensors");
     }
     if (sidewinder_) {
-      if (!has_meta("format_version")) fail("metadata key format_version is missing (supported: 1)");
+      if (!has_meta("format_version"))
+        fail("metadata key format_version is missing (supported: 1)");
       const std::string& fv = meta("format_version");
       long v = 0;
-      if (!to_long(fv, v)) fail("metadata format_version = '" + fv + "' is not an integer (supported: 1)");
+      if (!to_long(fv, v))
+        fail("metadata format_version = '" + fv + "' is not an integer (supported: 1)");
       if (v != kFormatVersion) {
-        fail("format_version " + fv + " is not supported by this engine (supported: " +
-             std::to_string(kFormatVersion) + ")");
+        fail("format_version " + fv + " is not supported by this engine (supported: " + std::to_string(kFormatVersion) +
+             ")");
       }
-      if (!has_meta("arch")) fail("metadata key arch is missing (mamba1 or mamba2)");
+      if (!has_meta("arch"))
+        fail("metadata key arch is missing (mamba1 or mamba2)");
       const std::string& a = meta("arch");
       if (a == "mamba1") {
         c_.arch = Arch::mamba1;
@@ -131,14 +141,17 @@ class Loader {
         dt_bias = dt_bias || kv.first.find(".mixer.dt_bias") != std::string::npos;
       }
       if (x_proj == dt_bias) {
-        fail("not a Sidewinder file (metadata format is not 'sidewinder') and the architecture cannot be told "
-             "from the tensor names (x_proj: Mamba-1, dt_bias: Mamba-2)");
+        fail(
+            "not a Sidewinder file (metadata format is not 'sidewinder') and the architecture cannot be told "
+            "from the tensor names (x_proj: Mamba-1, dt_bias: Mamba-2)");
       }
       c_.arch = x_proj ? Arch::mamba1 : Arch::mamba2;
       c_.sample_rate = has_meta("sample_rate") ? static_cast<double>(parse_int("sample_rate", 0, 1536000)) : 0.0;
     }
-    if (has_meta("norm_eps")) c_.norm_eps = parse_eps("norm_eps");
-    if (has_meta("gate_norm_eps")) c_.gate_norm_eps = parse_eps("gate_norm_eps");
+    if (has_meta("norm_eps"))
+      c_.norm_eps = parse_eps("norm_eps");
+    if (has_meta("gate_norm_eps"))
+      c_.gate_norm_eps = parse_eps("gate_norm_eps");
   }
 
   void infer_shapes() {
@@ -147,15 +160,21 @@ class Loader {
     long max_layer = -1;
     for (const auto& kv : file_.tensors) {
       const std::string& name = kv.first;
-      if (name.rfind(prefix, 0) != 0) continue;
+      if (name.rfind(prefix, 0) != 0)
+        continue;
       std::size_t i = prefix.size(), j = i;
-      while (j < name.size() && name[j] >= '0' && name[j] <= '9') ++j;
-      if (j == i || j >= name.size() || name[j] != '.') continue;  // not a layer tensor: reported as unexpected
-      if (j - i > 6) fail("tensor " + name + ": layer index too large");
+      while (j < name.size() && name[j] >= '0' && name[j] <= '9')
+        ++j;
+      if (j == i || j >= name.size() || name[j] != '.')
+        continue;  // not a layer tensor: reported as unexpected
+      if (j - i > 6)
+        fail("tensor " + name + ": layer index too large");
       max_layer = std::max(max_layer, std::stol(name.substr(i, j - i)));
     }
-    if (max_layer < 0) fail("missing tensor backbone.layers.0.norm.weight (no layers)");
-    if (max_layer + 1 > kMaxLayers) fail("too large: " + std::to_string(max_layer + 1) + " layers (limit 1024)");
+    if (max_layer < 0)
+      fail("missing tensor backbone.layers.0.norm.weight (no layers)");
+    if (max_layer + 1 > kMaxLayers)
+      fail("too large: " + std::to_string(max_layer + 1) + " layers (limit 1024)");
     c_.n_layers = static_cast<int>(max_layer + 1);
     const std::string p = "backbone.layers.0.mixer.";
     const Shape& nf = ranked("backbone.norm_f.weight", 1);
@@ -164,7 +183,8 @@ class Loader {
     c_.d_conv = static_cast<int>(conv[2]);
     if (c_.arch == Arch::mamba1) {
       const Shape& ip = ranked(p + "in_proj.weight", 2);
-      if (ip[0] % 2) fail("tensor " + p + "in_proj.weight has shape " + shape_str(ip) + ": rows must be 2*d_inner");
+      if (ip[0] % 2)
+        fail("tensor " + p + "in_proj.weight has shape " + shape_str(ip) + ": rows must be 2*d_inner");
       c_.d_inner = static_cast<int>(ip[0] / 2);
       c_.d_state = static_cast<int>(ranked(p + "A_log", 2)[1]);
       c_.dt_rank = static_cast<int>(ranked(p + "dt_proj.weight", 2)[1]);
@@ -179,8 +199,9 @@ class Loader {
       // ngroups cannot be told from the shapes (B and C of G groups of N look
       // like one group of G·N), so a Mamba-2 file must say it.
       if (!has_meta("ngroups")) {
-        fail("metadata key ngroups is missing: a Mamba-2 file must state it (n_groups in a Hugging Face "
-             "config.json; add it to the file's __metadata__)");
+        fail(
+            "metadata key ngroups is missing: a Mamba-2 file must state it (n_groups in a Hugging Face "
+            "config.json; add it to the file's __metadata__)");
       }
       c_.n_groups = static_cast<int>(parse_int("ngroups", 1, kMaxDim));
       if (static_cast<long long>(c_.head_dim) * c_.n_heads != c_.d_inner) {
@@ -193,7 +214,8 @@ class Loader {
       }
       const std::int64_t bc = conv[0] - c_.d_inner;
       if (bc <= 0 || bc % (2 * c_.n_groups) != 0) {
-        fail("tensor " + p + "conv1d.weight has shape " + shape_str(conv) + ": channels must be d_inner + 2*ngroups*d_state");
+        fail("tensor " + p + "conv1d.weight has shape " + shape_str(conv) +
+             ": channels must be d_inner + 2*ngroups*d_state");
       }
       c_.d_state = static_cast<int>(bc / (2 * c_.n_groups));
       const TensorInfo* d = find(p + "D");
@@ -220,17 +242,19 @@ class Loader {
   void expect(const std::string& name, Shape shape) { expected_.emplace_back(name, std::move(shape)); }
 
   void check_tensor_set() {
-    const std::int64_t D = c_.d_model, E = c_.d_inner, N = c_.d_state, K = c_.d_conv, R = c_.dt_rank,
-                       H = c_.n_heads, rows = c_.in_proj_rows(), conv = c_.conv_dim();
+    const std::int64_t D = c_.d_model, E = c_.d_inner, N = c_.d_state, K = c_.d_conv, R = c_.dt_rank, H = c_.n_heads,
+                       rows = c_.in_proj_rows(), conv = c_.conv_dim();
     for (int l = 0; l < c_.n_layers; ++l) {
       const std::string p = "backbone.layers." + std::to_string(l) + ".";
       expect(p + "norm.weight", {D});
       expect(p + "mixer.in_proj.weight", {rows, D});
-      if (c_.has_in_proj_bias) expect(p + "mixer.in_proj.bias", {rows});
+      if (c_.has_in_proj_bias)
+        expect(p + "mixer.in_proj.bias", {rows});
       expect(p + "mixer.conv1d.weight", {conv, 1, K});
       expect(p + "mixer.conv1d.bias", {conv});
       expect(p + "mixer.out_proj.weight", {D, E});
-      if (c_.has_out_proj_bias) expect(p + "mixer.out_proj.bias", {D});
+      if (c_.has_out_proj_bias)
+        expect(p + "mixer.out_proj.bias", {D});
       if (c_.arch == Arch::mamba1) {
         expect(p + "mixer.x_proj.weight", {R + 2 * N, E});
         expect(p + "mixer.dt_proj.weight", {E, R});
@@ -250,7 +274,8 @@ class Loader {
       expect("audio.in_proj.bias", {D});
       expect("audio.out_proj.weight", {c_.out_channels, D});
       expect("audio.out_proj.bias", {c_.out_channels});
-      if (c_.has_skip) expect("audio.skip.weight", {c_.out_channels, c_.in_channels});
+      if (c_.has_skip)
+        expect("audio.skip.weight", {c_.out_channels, c_.in_channels});
     }
     std::set<std::string> known;
     std::uint64_t total = 0;
@@ -263,9 +288,10 @@ class Loader {
       known.insert(name);
       total += t.elements();
     }
-    if (total > (1ull << 28)) fail("too large: " + std::to_string(total) + " parameters (limit 2^28)");
-    const std::uint64_t state = std::uint64_t(c_.n_layers) *
-                                (std::uint64_t(K - 1) * std::uint64_t(conv) + std::uint64_t(E) * std::uint64_t(N));
+    if (total > (1ull << 28))
+      fail("too large: " + std::to_string(total) + " parameters (limit 2^28)");
+    const std::uint64_t state =
+        std::uint64_t(c_.n_layers) * (std::uint64_t(K - 1) * std::uint64_t(conv) + std::uint64_t(E) * std::uint64_t(N));
     if (state > kMaxStateFloats) {
       fail("too large: the recurrent state would hold " + std::to_string(state) + " floats per stream (limit " +
            std::to_string(kMaxStateFloats) + ")");
@@ -273,8 +299,10 @@ class Loader {
     static const std::set<std::string> ignorable = {"backbone.embedding.weight", "backbone.embeddings.weight",
                                                     "lm_head.weight"};
     for (const auto& kv : file_.tensors) {
-      if (known.count(kv.first)) continue;
-      if (!c_.has_audio_head && ignorable.count(kv.first)) continue;
+      if (known.count(kv.first))
+        continue;
+      if (!c_.has_audio_head && ignorable.count(kv.first))
+        continue;
       fail("unexpected tensor " + kv.first + " (not part of a " + std::string(arch_name(c_.arch)) + " model)");
     }
   }
@@ -290,11 +318,13 @@ class Loader {
       LayerWeights L;
       L.norm_w = get(p + "norm.weight");
       L.in_proj_w = get(m + "in_proj.weight");
-      if (c_.has_in_proj_bias) L.in_proj_b = get(m + "in_proj.bias");
+      if (c_.has_in_proj_bias)
+        L.in_proj_b = get(m + "in_proj.bias");
       L.conv_w = get(m + "conv1d.weight");
       L.conv_b = get(m + "conv1d.bias");
       L.out_proj_w = get(m + "out_proj.weight");
-      if (c_.has_out_proj_bias) L.out_proj_b = get(m + "out_proj.bias");
+      if (c_.has_out_proj_bias)
+        L.out_proj_b = get(m + "out_proj.bias");
       L.a_log = get(m + "A_log");
       L.d = get(m + "D");
       if (c_.arch == Arch::mamba1) {
@@ -313,7 +343,8 @@ class Loader {
       w.audio_in_b = get("audio.in_proj.bias");
       w.audio_out_w = get("audio.out_proj.weight");
       w.audio_out_b = get("audio.out_proj.bias");
-      if (c_.has_skip) w.audio_skip_w = get("audio.skip.weight");
+      if (c_.has_skip)
+        w.audio_skip_w = get("audio.skip.weight");
     }
     w.metadata = file_.metadata;
     try {
@@ -333,7 +364,9 @@ class Loader {
 
 }  // namespace
 
-ModelWeights load_model_weights(const std::string& path) { return Loader(path).load(); }
+ModelWeights load_model_weights(const std::string& path) {
+  return Loader(path).load();
+}
 
 std::shared_ptr<const Model> load_model(const std::string& path) {
   ModelWeights w = load_model_weights(path);
@@ -356,11 +389,13 @@ void save_model_weights(const ModelWeights& w, const std::string& path) {
     const std::string m = p + "mixer.";
     t[p + "norm.weight"] = {{D}, L.norm_w};
     t[m + "in_proj.weight"] = {{rows, D}, L.in_proj_w};
-    if (c.has_in_proj_bias) t[m + "in_proj.bias"] = {{rows}, L.in_proj_b};
+    if (c.has_in_proj_bias)
+      t[m + "in_proj.bias"] = {{rows}, L.in_proj_b};
     t[m + "conv1d.weight"] = {{conv, 1, K}, L.conv_w};
     t[m + "conv1d.bias"] = {{conv}, L.conv_b};
     t[m + "out_proj.weight"] = {{D, E}, L.out_proj_w};
-    if (c.has_out_proj_bias) t[m + "out_proj.bias"] = {{D}, L.out_proj_b};
+    if (c.has_out_proj_bias)
+      t[m + "out_proj.bias"] = {{D}, L.out_proj_b};
     if (c.arch == Arch::mamba1) {
       t[m + "x_proj.weight"] = {{R + 2 * N, E}, L.x_proj_w};
       t[m + "dt_proj.weight"] = {{E, R}, L.dt_proj_w};
@@ -380,7 +415,8 @@ void save_model_weights(const ModelWeights& w, const std::string& path) {
     t["audio.in_proj.bias"] = {{D}, w.audio_in_b};
     t["audio.out_proj.weight"] = {{c.out_channels, D}, w.audio_out_w};
     t["audio.out_proj.bias"] = {{c.out_channels}, w.audio_out_b};
-    if (c.has_skip) t["audio.skip.weight"] = {{c.out_channels, c.in_channels}, w.audio_skip_w};
+    if (c.has_skip)
+      t["audio.skip.weight"] = {{c.out_channels, c.in_channels}, w.audio_skip_w};
   }
   std::map<std::string, std::string> meta = w.metadata;
   meta["format"] = "sidewinder";

@@ -21,12 +21,15 @@ namespace {
   throw ModelLoadError(path + ": " + what);
 }
 
-std::size_t dtype_size(DType d) { return d == DType::f32 ? 4 : 2; }
+std::size_t dtype_size(DType d) {
+  return d == DType::f32 ? 4 : 2;
+}
 
 std::string shape_str(const std::vector<std::int64_t>& s) {
   std::ostringstream o;
   o << "[";
-  for (std::size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  for (std::size_t i = 0; i < s.size(); ++i)
+    o << (i ? ", " : "") << s[i];
   o << "]";
   return o.str();
 }
@@ -61,16 +64,20 @@ float half_to_float(std::uint16_t h) {
 
 std::uint64_t TensorInfo::elements() const noexcept {
   std::uint64_t n = 1;
-  for (std::int64_t d : shape) n *= static_cast<std::uint64_t>(d);
+  for (std::int64_t d : shape)
+    n *= static_cast<std::uint64_t>(d);
   return n;
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  if (::stat(path.c_str(), &st) != 0)
+    fail(path, std::string("cannot open: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    fail(path, "not a regular file");
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  if (!f)
+    fail(path, std::string("cannot open: ") + std::strerror(errno));
   std::vector<unsigned char> bytes;
   {
     std::fseek(f, 0, SEEK_END);
@@ -87,14 +94,16 @@ SafetensorsFile read_safetensors(const std::string& path) {
     bytes.resize(static_cast<std::size_t>(size));
     const std::size_t got = size ? std::fread(bytes.data(), 1, bytes.size(), f) : 0;
     std::fclose(f);
-    if (got != bytes.size()) fail(path, std::string("read error: ") + std::strerror(errno));
+    if (got != bytes.size())
+      fail(path, std::string("read error: ") + std::strerror(errno));
   }
   if (bytes.size() < 8) {
     fail(path, "truncated: " + std::to_string(bytes.size()) +
                    " bytes, a safetensors file starts with an 8-byte header length");
   }
   std::uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[static_cast<std::size_t>(i)];
+  for (int i = 7; i >= 0; --i)
+    header_len = (header_len << 8) | bytes[static_cast<std::size_t>(i)];
   if (header_len > kMaxHeaderBytes && header_len <= bytes.size() - 8) {
     fail(path, "header length " + std::to_string(header_len) + " is over the 100 MB limit");
   }
@@ -125,11 +134,14 @@ SafetensorsFile read_safetensors(const std::string& path) {
         --depth;
       }
     }
-    if (max_depth > 8) fail(path, "the JSON header is nested " + std::to_string(max_depth) + " levels deep (at most 8)");
+    if (max_depth > 8)
+      fail(path, "the JSON header is nested " + std::to_string(max_depth) + " levels deep (at most 8)");
   }
   const nlohmann::json j = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) fail(path, "the header is not valid JSON");
-  if (!j.is_object()) fail(path, "the JSON header is not an object");
+  if (j.is_discarded())
+    fail(path, "the header is not valid JSON");
+  if (!j.is_object())
+    fail(path, "the JSON header is not an object");
 
   SafetensorsFile out;
   out.path = path;
@@ -138,19 +150,23 @@ SafetensorsFile read_safetensors(const std::string& path) {
     const std::string& name = it.key();
     const nlohmann::json& v = it.value();
     if (name == "__metadata__") {
-      if (!v.is_object()) fail(path, "__metadata__ is not an object");
+      if (!v.is_object())
+        fail(path, "__metadata__ is not an object");
       out.has_metadata = true;
       for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) fail(path, "metadata key '" + m.key() + "' is not a string");
+        if (!m.value().is_string())
+          fail(path, "metadata key '" + m.key() + "' is not a string");
         out.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    if (!v.is_object()) fail(path, "tensor " + name + ": entry is not an object");
+    if (!v.is_object())
+      fail(path, "tensor " + name + ": entry is not an object");
     TensorInfo t;
     t.name = name;
     auto dt = v.find("dtype");
-    if (dt == v.end() || !dt->is_string()) fail(path, "tensor " + name + ": missing dtype");
+    if (dt == v.end() || !dt->is_string())
+      fail(path, "tensor " + name + ": missing dtype");
     const std::string dts = dt->get<std::string>();
     if (dts == "F32") {
       t.dtype = DType::f32;
@@ -162,14 +178,16 @@ SafetensorsFile read_safetensors(const std::string& path) {
       fail(path, "tensor " + name + ": unsupported dtype '" + dts + "' (supported: F32, F16, BF16)");
     }
     auto sh = v.find("shape");
-    if (sh == v.end() || !sh->is_array()) fail(path, "tensor " + name + ": missing or invalid shape");
+    if (sh == v.end() || !sh->is_array())
+      fail(path, "tensor " + name + ": missing or invalid shape");
     for (const auto& d : *sh) {
       if (!d.is_number_integer() || d.get<std::int64_t>() < 0) {
         fail(path, "tensor " + name + ": shape has a value that is not a non-negative integer");
       }
       t.shape.push_back(d.get<std::int64_t>());
     }
-    if (t.shape.size() > 8) fail(path, "tensor " + name + ": shape has too many dimensions");
+    if (t.shape.size() > 8)
+      fail(path, "tensor " + name + ": shape has too many dimensions");
     // Element count with overflow check, before the offsets are trusted.
     std::uint64_t n = 1;
     for (std::int64_t d : t.shape) {
@@ -178,7 +196,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
       }
       n *= static_cast<std::uint64_t>(d);
     }
-    if (n > kMaxTensorElements) fail(path, "tensor " + name + ": too large (shape " + shape_str(t.shape) + ")");
+    if (n > kMaxTensorElements)
+      fail(path, "tensor " + name + ": too large (shape " + shape_str(t.shape) + ")");
     auto off = v.find("data_offsets");
     if (off == v.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
         !(*off)[1].is_number_unsigned()) {
@@ -186,22 +205,24 @@ SafetensorsFile read_safetensors(const std::string& path) {
     }
     t.begin = (*off)[0].get<std::uint64_t>();
     t.end = (*off)[1].get<std::uint64_t>();
-    if (t.end < t.begin) fail(path, "tensor " + name + ": data_offsets end before they begin");
+    if (t.end < t.begin)
+      fail(path, "tensor " + name + ": data_offsets end before they begin");
     const std::uint64_t need = n * dtype_size(t.dtype);
     if (t.end - t.begin != need) {
       fail(path, "tensor " + name + ": data_offsets span " + std::to_string(t.end - t.begin) + " bytes, shape " +
                      shape_str(t.shape) + " of " + dts + " needs " + std::to_string(need) + " (does not match)");
     }
     if (t.end > data_size) {
-      fail(path, "tensor " + name + ": data runs past the end of the file (offsets [" + std::to_string(t.begin) +
-                     ", " + std::to_string(t.end) + "), the byte buffer holds " + std::to_string(data_size) + ")");
+      fail(path, "tensor " + name + ": data runs past the end of the file (offsets [" + std::to_string(t.begin) + ", " +
+                     std::to_string(t.end) + "), the byte buffer holds " + std::to_string(data_size) + ")");
     }
     out.tensors.emplace(name, std::move(t));
   }
   // No two tensors may share bytes.
   std::vector<const TensorInfo*> order;
   for (const auto& kv : out.tensors) {
-    if (kv.second.end > kv.second.begin) order.push_back(&kv.second);
+    if (kv.second.end > kv.second.begin)
+      order.push_back(&kv.second);
   }
   std::sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) { return a->begin < b->begin; });
   for (std::size_t i = 1; i < order.size(); ++i) {
@@ -244,22 +265,28 @@ std::vector<float> SafetensorsFile::read_f32(const TensorInfo& t) const {
 void write_safetensors(const std::string& path, const std::map<std::string, TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::json h = nlohmann::json::object();
-  if (!metadata.empty()) h["__metadata__"] = metadata;
+  if (!metadata.empty())
+    h["__metadata__"] = metadata;
   std::uint64_t off = 0;
   for (const auto& kv : tensors) {
     std::uint64_t n = 1;
-    for (auto d : kv.second.shape) n *= static_cast<std::uint64_t>(d);
-    if (n != kv.second.values.size()) throw std::runtime_error("write_safetensors: " + kv.first + " shape/size mismatch");
+    for (auto d : kv.second.shape)
+      n *= static_cast<std::uint64_t>(d);
+    if (n != kv.second.values.size())
+      throw std::runtime_error("write_safetensors: " + kv.first + " shape/size mismatch");
     h[kv.first] = {{"dtype", "F32"}, {"shape", kv.second.shape}, {"data_offsets", {off, off + 4 * n}}};
     off += 4 * n;
   }
   std::string header = h.dump();
-  while (header.size() % 8) header.push_back(' ');
+  while (header.size() % 8)
+    header.push_back(' ');
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+  if (!f)
+    throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
   unsigned char len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((std::uint64_t(header.size()) >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    len[i] = static_cast<unsigned char>((std::uint64_t(header.size()) >> (8 * i)) & 0xff);
   bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(header.data(), 1, header.size(), f) == header.size();
   for (const auto& kv : tensors) {
     for (float x : kv.second.values) {

@@ -28,9 +28,12 @@ const KernelTable* avx2_kernels() noexcept {
 const KernelTable& best_kernels() noexcept {
   static const KernelTable* chosen = [] {
     const char* want = std::getenv("SIDEWINDER_ISA");
-    if (want && std::strcmp(want, "reference") == 0) return &reference_kernels();
-    if (want && std::strcmp(want, "baseline") == 0) return &baseline_kernels();
-    if (const KernelTable* t = avx2_kernels()) return t;
+    if (want && std::strcmp(want, "reference") == 0)
+      return &reference_kernels();
+    if (want && std::strcmp(want, "baseline") == 0)
+      return &baseline_kernels();
+    if (const KernelTable* t = avx2_kernels())
+      return t;
     return &baseline_kernels();
   }();
   return *chosen;

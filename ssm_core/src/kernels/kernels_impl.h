@@ -16,11 +16,11 @@
 
 namespace {
 
+using std::size_t;
 using sw::ssm::ConvArgs;
 using sw::ssm::LinearArgs;
 using sw::ssm::Mamba1ScanArgs;
 using sw::ssm::Mamba2ScanArgs;
-using std::size_t;
 
 // ---- linear: register-blocked R rows × CV vectors of VW columns -----------
 template <int R, int CV>
@@ -28,17 +28,21 @@ inline void linear_tile(const LinearArgs& a, size_t t0, size_t n0) noexcept {
   vf acc[R][CV];
   for (int c = 0; c < CV; ++c) {
     const vf b = a.bias ? vload(a.bias + n0 + VW * c) : vf{};
-    for (int r = 0; r < R; ++r) acc[r][c] = b;
+    for (int r = 0; r < R; ++r)
+      acc[r][c] = b;
   }
   const float* xr[R];
-  for (int r = 0; r < R; ++r) xr[r] = a.x + (t0 + r) * a.x_stride;
+  for (int r = 0; r < R; ++r)
+    xr[r] = a.x + (t0 + r) * a.x_stride;
   const float* w = a.wt + n0;
   for (size_t k = 0; k < a.k; ++k, w += a.n_pad) {
     vf wv[CV];
-    for (int c = 0; c < CV; ++c) wv[c] = vload(w + VW * c);
+    for (int c = 0; c < CV; ++c)
+      wv[c] = vload(w + VW * c);
     for (int r = 0; r < R; ++r) {
       const vf xb = vset1(xr[r][k]);
-      for (int c = 0; c < CV; ++c) acc[r][c] += xb * wv[c];
+      for (int c = 0; c < CV; ++c)
+        acc[r][c] += xb * wv[c];
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -57,20 +61,31 @@ template <int R>
 inline void linear_rows(const LinearArgs& a, size_t t0) noexcept {
   size_t n0 = 0;
   if (R <= 2) {
-    for (; n0 + 4 * VW <= a.n_pad; n0 += 4 * VW) linear_tile<R, 4>(a, t0, n0);
+    for (; n0 + 4 * VW <= a.n_pad; n0 += 4 * VW)
+      linear_tile<R, 4>(a, t0, n0);
   }
-  for (; n0 + 2 * VW <= a.n_pad; n0 += 2 * VW) linear_tile<R, 2>(a, t0, n0);
-  for (; n0 < a.n_pad; n0 += VW) linear_tile<R, 1>(a, t0, n0);
+  for (; n0 + 2 * VW <= a.n_pad; n0 += 2 * VW)
+    linear_tile<R, 2>(a, t0, n0);
+  for (; n0 < a.n_pad; n0 += VW)
+    linear_tile<R, 1>(a, t0, n0);
 }
 
 void k_linear(const LinearArgs& a) noexcept {
   size_t t = 0;
-  for (; t + 4 <= a.rows; t += 4) linear_rows<4>(a, t);
+  for (; t + 4 <= a.rows; t += 4)
+    linear_rows<4>(a, t);
   switch (a.rows - t) {
-    case 3: linear_rows<3>(a, t); break;
-    case 2: linear_rows<2>(a, t); break;
-    case 1: linear_rows<1>(a, t); break;
-    default: break;
+    case 3:
+      linear_rows<3>(a, t);
+      break;
+    case 2:
+      linear_rows<2>(a, t);
+      break;
+    case 1:
+      linear_rows<1>(a, t);
+      break;
+    default:
+      break;
   }
 }
 
@@ -172,26 +187,29 @@ void k_mamba2_scan(const Mamba2ScanArgs& a) noexcept {
 }
 
 // ---- RMSNorm ----------------------------------------------------------------
-void k_rmsnorm(const float* x, size_t x_stride, size_t rows, size_t d, const float* w, float eps,
-               float* y, size_t y_stride) noexcept {
+void k_rmsnorm(const float* x, size_t x_stride, size_t rows, size_t d, const float* w, float eps, float* y,
+               size_t y_stride) noexcept {
   for (size_t t = 0; t < rows; ++t) {
     const float* xr = x + t * x_stride;
     float* yr = y + t * y_stride;
     float s[4] = {0, 0, 0, 0};
     size_t i = 0;
     for (; i + 4 <= d; i += 4) {
-      for (int j = 0; j < 4; ++j) s[j] += xr[i + j] * xr[i + j];
+      for (int j = 0; j < 4; ++j)
+        s[j] += xr[i + j] * xr[i + j];
     }
-    for (; i < d; ++i) s[0] += xr[i] * xr[i];
+    for (; i < d; ++i)
+      s[0] += xr[i] * xr[i];
     const float ms = ((s[0] + s[1]) + (s[2] + s[3])) / static_cast<float>(d);
     const float inv = 1.0f / __builtin_sqrtf(ms + eps);
-    for (size_t c = 0; c < d; ++c) yr[c] = xr[c] * inv * w[c];
+    for (size_t c = 0; c < d; ++c)
+      yr[c] = xr[c] * inv * w[c];
   }
 }
 
 // ---- gated RMSNorm (Mamba-2) ---------------------------------------------------
-void k_gated_rmsnorm(float* y, const float* sz, size_t y_stride, size_t rows, size_t d, size_t groups,
-                     const float* w, float eps) noexcept {
+void k_gated_rmsnorm(float* y, const float* sz, size_t y_stride, size_t rows, size_t d, size_t groups, const float* w,
+                     float eps) noexcept {
   const size_t gs = d / groups;
   const bool vec = (gs % VW) == 0;
   for (size_t t = 0; t < rows; ++t) {
@@ -209,7 +227,8 @@ void k_gated_rmsnorm(float* y, const float* sz, size_t y_stride, size_t rows, si
           vstore(yg + i, v);
           acc += v * v;
         }
-        for (int l = 0; l < VW; ++l) ss += acc[l];
+        for (int l = 0; l < VW; ++l)
+          ss += acc[l];
       } else {
         for (size_t i = 0; i < gs; ++i) {
           yg[i] *= zg[i];
@@ -219,9 +238,11 @@ void k_gated_rmsnorm(float* y, const float* sz, size_t y_stride, size_t rows, si
       const float inv = 1.0f / __builtin_sqrtf(ss / static_cast<float>(gs) + eps);
       if (vec) {
         const vf iv = vset1(inv);
-        for (size_t i = 0; i < gs; i += VW) vstore(yg + i, vload(yg + i) * iv * vload(wg + i));
+        for (size_t i = 0; i < gs; i += VW)
+          vstore(yg + i, vload(yg + i) * iv * vload(wg + i));
       } else {
-        for (size_t i = 0; i < gs; ++i) yg[i] = yg[i] * inv * wg[i];
+        for (size_t i = 0; i < gs; ++i)
+          yg[i] = yg[i] * inv * wg[i];
       }
     }
   }
@@ -230,36 +251,46 @@ void k_gated_rmsnorm(float* y, const float* sz, size_t y_stride, size_t rows, si
 // ---- elementwise -------------------------------------------------------------
 void k_exp(const float* x, float* y, size_t n) noexcept {
   size_t i = 0;
-  for (; i + VW <= n; i += VW) vstore(y + i, vexp(vload(x + i)));
-  for (; i < n; ++i) y[i] = sexp(x[i]);
+  for (; i + VW <= n; i += VW)
+    vstore(y + i, vexp(vload(x + i)));
+  for (; i < n; ++i)
+    y[i] = sexp(x[i]);
 }
 
 void k_silu(const float* x, float* y, size_t n) noexcept {
   size_t i = 0;
-  for (; i + VW <= n; i += VW) vstore(y + i, vsilu(vload(x + i)));
-  for (; i < n; ++i) y[i] = ssilu(x[i]);
+  for (; i + VW <= n; i += VW)
+    vstore(y + i, vsilu(vload(x + i)));
+  for (; i < n; ++i)
+    y[i] = ssilu(x[i]);
 }
 
 void k_softplus(const float* x, float* y, size_t n) noexcept {
   size_t i = 0;
-  for (; i + VW <= n; i += VW) vstore(y + i, vsoftplus(vload(x + i)));
-  for (; i < n; ++i) y[i] = ssoftplus(x[i]);
+  for (; i + VW <= n; i += VW)
+    vstore(y + i, vsoftplus(vload(x + i)));
+  for (; i < n; ++i)
+    y[i] = ssoftplus(x[i]);
 }
 
 // ---- peak-rate probe -----------------------------------------------------------
 double k_flop_probe(size_t iterations, float* sink) noexcept {
   constexpr int kAcc = 12;  // > FMA latency × ports: the units never wait
   vf acc[kAcc];
-  for (int i = 0; i < kAcc; ++i) acc[i] = vset1(0.001f * float(i));
+  for (int i = 0; i < kAcc; ++i)
+    acc[i] = vset1(0.001f * float(i));
   const vf m = vset1(0.999999f), c = vset1(1e-7f);
   for (size_t it = 0; it < iterations; ++it) {
 #pragma GCC unroll 12
-    for (int i = 0; i < kAcc; ++i) acc[i] = acc[i] * m + c;
+    for (int i = 0; i < kAcc; ++i)
+      acc[i] = acc[i] * m + c;
   }
   vf s{};
-  for (int i = 0; i < kAcc; ++i) s += acc[i];
+  for (int i = 0; i < kAcc; ++i)
+    s += acc[i];
   float out = 0;
-  for (int i = 0; i < VW; ++i) out += s[i];
+  for (int i = 0; i < VW; ++i)
+    out += s[i];
   *sink = out;
   return double(iterations) * kAcc * VW * 2;
 }

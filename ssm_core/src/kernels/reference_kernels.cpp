@@ -16,20 +16,24 @@ void ref_linear(const LinearArgs& a) noexcept {
   for (std::size_t t = 0; t < a.rows; ++t) {
     for (std::size_t n = 0; n < a.n_pad; ++n) {
       float acc = a.bias ? a.bias[n] : 0.0f;
-      for (std::size_t k = 0; k < a.k; ++k) acc += a.x[t * a.x_stride + k] * a.wt[k * a.n_pad + n];
+      for (std::size_t k = 0; k < a.k; ++k)
+        acc += a.x[t * a.x_stride + k] * a.wt[k * a.n_pad + n];
       float& y = a.y[t * a.y_stride + n];
       y = a.accumulate ? y + acc : acc;
     }
   }
 }
 
-float ref_silu1(float x) noexcept { return x / (1.0f + std::exp(-x)); }
+float ref_silu1(float x) noexcept {
+  return x / (1.0f + std::exp(-x));
+}
 
 void ref_conv_silu(const ConvArgs& a) noexcept {
   for (std::size_t t = 0; t < a.rows; ++t) {
     for (std::size_t c = 0; c < a.c_pad; ++c) {
       float acc = a.b[c];
-      for (std::size_t j = 0; j < a.width; ++j) acc += a.w[j * a.c_pad + c] * a.xc[(t + j) * a.stride + c];
+      for (std::size_t j = 0; j < a.width; ++j)
+        acc += a.w[j * a.c_pad + c] * a.xc[(t + j) * a.stride + c];
       a.u[t * a.stride + c] = ref_silu1(acc);
     }
   }
@@ -74,13 +78,15 @@ void ref_mamba2_scan(const Mamba2ScanArgs& a) noexcept {
   }
 }
 
-void ref_rmsnorm(const float* x, std::size_t x_stride, std::size_t rows, std::size_t d, const float* w,
-                 float eps, float* y, std::size_t y_stride) noexcept {
+void ref_rmsnorm(const float* x, std::size_t x_stride, std::size_t rows, std::size_t d, const float* w, float eps,
+                 float* y, std::size_t y_stride) noexcept {
   for (std::size_t t = 0; t < rows; ++t) {
     double ss = 0.0;
-    for (std::size_t c = 0; c < d; ++c) ss += double(x[t * x_stride + c]) * x[t * x_stride + c];
+    for (std::size_t c = 0; c < d; ++c)
+      ss += double(x[t * x_stride + c]) * x[t * x_stride + c];
     const float inv = static_cast<float>(1.0 / std::sqrt(ss / double(d) + eps));
-    for (std::size_t c = 0; c < d; ++c) y[t * y_stride + c] = x[t * x_stride + c] * inv * w[c];
+    for (std::size_t c = 0; c < d; ++c)
+      y[t * y_stride + c] = x[t * x_stride + c] * inv * w[c];
   }
 }
 
@@ -97,27 +103,32 @@ void ref_gated_rmsnorm(float* y, const float* sz, std::size_t y_stride, std::siz
         ss += double(yg[i]) * yg[i];
       }
       const float inv = static_cast<float>(1.0 / std::sqrt(ss / double(gs) + eps));
-      for (std::size_t i = 0; i < gs; ++i) yg[i] = yg[i] * inv * w[g * gs + i];
+      for (std::size_t i = 0; i < gs; ++i)
+        yg[i] = yg[i] * inv * w[g * gs + i];
     }
   }
 }
 
 void ref_exp(const float* x, float* y, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+  for (std::size_t i = 0; i < n; ++i)
+    y[i] = std::exp(x[i]);
 }
 
 void ref_silu(const float* x, float* y, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) y[i] = ref_silu1(x[i]);
+  for (std::size_t i = 0; i < n; ++i)
+    y[i] = ref_silu1(x[i]);
 }
 
 void ref_softplus(const float* x, float* y, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] > 20.0f ? x[i] : std::log1p(std::exp(x[i]));
+  for (std::size_t i = 0; i < n; ++i)
+    y[i] = x[i] > 20.0f ? x[i] : std::log1p(std::exp(x[i]));
 }
 
 double ref_flop_probe(std::size_t iterations, float* sink) noexcept {
   float acc[4] = {0.0f, 0.001f, 0.002f, 0.003f};
   for (std::size_t it = 0; it < iterations; ++it)
-    for (float& a : acc) a = a * 0.999999f + 1e-7f;
+    for (float& a : acc)
+      a = a * 0.999999f + 1e-7f;
   *sink = acc[0] + acc[1] + acc[2] + acc[3];
   return double(iterations) * 4 * 2;
 }
@@ -125,8 +136,9 @@ double ref_flop_probe(std::size_t iterations, float* sink) noexcept {
 }  // namespace
 
 const KernelTable& reference_kernels() noexcept {
-  static const KernelTable table{"reference", ref_linear, ref_conv_silu, ref_mamba1_scan, ref_mamba2_scan,
-                                 ref_rmsnorm, ref_gated_rmsnorm, ref_exp, ref_silu, ref_softplus, ref_flop_probe};
+  static const KernelTable table{"reference",     ref_linear,   ref_conv_silu,     ref_mamba1_scan,
+                                 ref_mamba2_scan, ref_rmsnorm,  ref_gated_rmsnorm, ref_exp,
+                                 ref_silu,        ref_softplus, ref_flop_probe};
   return table;
 }
 

@@ -35,7 +35,9 @@ inline vf vload(const float* p) noexcept {
   __builtin_memcpy(&v, p, sizeof v);
   return v;
 }
-inline void vstore(float* p, vf v) noexcept { __builtin_memcpy(p, &v, sizeof v); }
+inline void vstore(float* p, vf v) noexcept {
+  __builtin_memcpy(p, &v, sizeof v);
+}
 // Broadcast. (Not `vf{} + x`: adding +0.0 is not an identity for -0.0, so the
 // compiler keeps a scalar add in front of every broadcast.) The intrinsics
 // are always-inline and emit no symbol, so they are safe in both objects.
@@ -47,8 +49,12 @@ inline vf vset1(float x) noexcept {
 #endif
 }
 
-inline vf vmin(vf a, vf b) noexcept { return a < b ? a : b; }
-inline vf vmax(vf a, vf b) noexcept { return a > b ? a : b; }
+inline vf vmin(vf a, vf b) noexcept {
+  return a < b ? a : b;
+}
+inline vf vmax(vf a, vf b) noexcept {
+  return a > b ? a : b;
+}
 
 // exp(x), Cephes-style range reduction x = n·ln2 + r with a degree-5
 // polynomial for exp(r); |rel err| < 2 ulp on [-87.3, 88.3]. Inputs are
@@ -121,7 +127,7 @@ inline vf vlog(vf x) noexcept {
   vi xi = (vi)x;
   vi e = ((xi >> 23) & 0xff) - 126;
   vf m = (vf)((xi & 0x807fffff) | 0x3f000000);  // mantissa in [0.5, 1)
-  vi small = m < kSqrtHalf;                      // -1 where true
+  vi small = m < kSqrtHalf;                     // -1 where true
   e = e + small;
   m = (m < kSqrtHalf) ? (m + m - 1.0f) : (m - 1.0f);
   return log_finish(m, __builtin_convertvector(e, vf));
@@ -157,14 +163,19 @@ inline vf vsoftplus(vf x) noexcept {
 }
 
 inline float ssoftplus(float x) noexcept {
-  if (x > 20.0f) return x;
+  if (x > 20.0f)
+    return x;
   float e = sexp(x);
   float u = e + 1.0f;
   float d = u - 1.0f;
   return d == 0.0f ? e : slog(u) * (e / d);
 }
 
-inline vf vsilu(vf x) noexcept { return x / (vexp(-x) + 1.0f); }
-inline float ssilu(float x) noexcept { return x / (sexp(-x) + 1.0f); }
+inline vf vsilu(vf x) noexcept {
+  return x / (vexp(-x) + 1.0f);
+}
+inline float ssilu(float x) noexcept {
+  return x / (sexp(-x) + 1.0f);
+}
 
 }  // namespace

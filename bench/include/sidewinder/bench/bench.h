@@ -14,8 +14,8 @@ namespace sw::bench {
 // Single-thread peak rates of this machine, measured with the kernel table's
 // own ISA: multiply-add FLOPs (flop_probe) and vectorised exp evaluations.
 struct MachinePeak {
-  std::string cpu;     // /proc/cpuinfo model name
-  std::string isa;     // kernel table used
+  std::string cpu;  // /proc/cpuinfo model name
+  std::string isa;  // kernel table used
   double flops_per_s = 0;
   double transcendentals_per_s = 0;
 };
@@ -30,19 +30,19 @@ struct BenchOptions {
 };
 
 struct BlockResult {
-  std::string mode;            // "streaming" or "offline"
+  std::string mode;  // "streaming" or "offline"
   std::size_t block = 0;
-  double ms_per_audio_second = 0;   // median CPU ms per second of audio
-  double min_ms = 0, max_ms = 0;    // spread over the repeats
+  double ms_per_audio_second = 0;  // median CPU ms per second of audio
+  double min_ms = 0, max_ms = 0;   // spread over the repeats
   double x_realtime = 0;
-  double roofline_fraction = 0;     // ideal time at peak / measured time
+  double roofline_fraction = 0;  // ideal time at peak / measured time
 };
 
 struct ModelBench {
   std::string name;
   ssm::ModelConfig config;
   ssm::ModelCost cost;
-  double ideal_ns_per_sample = 0;   // flops/peak + transcendentals/peak
+  double ideal_ns_per_sample = 0;  // flops/peak + transcendentals/peak
   std::vector<BlockResult> results;
 };
 

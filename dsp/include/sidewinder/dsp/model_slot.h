@@ -34,8 +34,7 @@ class ObjectSlot {
   // `retire_capacity`: how many replaced objects may wait for
   // collect_garbage() before acquire() stops swapping (rounded up to a power
   // of two). Allocates; not real-time safe.
-  SW_NONREALTIME explicit ObjectSlot(std::size_t retire_capacity = 8)
-      : retired_(retire_capacity) {}
+  SW_NONREALTIME explicit ObjectSlot(std::size_t retire_capacity = 8) : retired_(retire_capacity) {}
 
   ObjectSlot(const ObjectSlot&) = delete;
   ObjectSlot& operator=(const ObjectSlot&) = delete;
@@ -60,7 +59,8 @@ class ObjectSlot {
   // (runs T's destructor); not real-time safe. Safe to call from several
   // non-real-time threads.
   SW_NONREALTIME bool publish(std::unique_ptr<T> object) {
-    if (!object) return false;
+    if (!object)
+      return false;
     T* old = pending_.exchange(object.release(), std::memory_order_acq_rel);
     delete old;
     return old != nullptr;
@@ -87,11 +87,13 @@ class ObjectSlot {
   // nothing was ever published. Audio thread only (single caller). Real-time
   // safe: no allocation, no lock, no free; wait-free.
   SW_REALTIME T* acquire() noexcept {
-    if (pending_.load(std::memory_order_relaxed) == nullptr) return current_;
+    if (pending_.load(std::memory_order_relaxed) == nullptr)
+      return current_;
     // Only this thread ever takes the pending pointer out, and publishers
     // only replace it with another non-null pointer, so once we have seen it
     // non-null the exchange below returns non-null.
-    if (current_ != nullptr && !retired_.push(current_)) return current_;
+    if (current_ != nullptr && !retired_.push(current_))
+      return current_;
     current_ = pending_.exchange(nullptr, std::memory_order_acquire);
     return current_;
   }
@@ -103,14 +105,12 @@ class ObjectSlot {
 
   // True if a published object waits for acquire(). Any thread; real-time
   // safe; a snapshot.
-  SW_REALTIME bool has_pending() const noexcept {
-    return pending_.load(std::memory_order_relaxed) != nullptr;
-  }
+  SW_REALTIME bool has_pending() const noexcept { return pending_.load(std::memory_order_relaxed) != nullptr; }
 
  private:
   std::atomic<T*> pending_{nullptr};
-  T* current_ = nullptr;   // owned by the audio thread
-  SpscRing<T*> retired_;   // producer: audio thread; consumer: collect_garbage
+  T* current_ = nullptr;  // owned by the audio thread
+  SpscRing<T*> retired_;  // producer: audio thread; consumer: collect_garbage
   std::mutex collect_mutex_;
 };
 

@@ -44,8 +44,8 @@ class Resampler {
   // number of input frames consumed in *in_consumed (if not null; unconsumed
   // input must be offered again) and returns the number of frames written.
   // May allocate inside libsoxr; throws std::runtime_error on a soxr error.
-  std::size_t process(const float* in, std::size_t in_frames, std::size_t* in_consumed,
-                      float* out, std::size_t out_capacity_frames);
+  std::size_t process(const float* in, std::size_t in_frames, std::size_t* in_consumed, float* out,
+                      std::size_t out_capacity_frames);
 
   // Signals end of input and drains the remaining output into `out`. Call
   // repeatedly until it returns 0; after that only reset() makes the

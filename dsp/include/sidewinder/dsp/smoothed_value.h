@@ -18,7 +18,8 @@ SW_REALTIME inline float db_to_gain(float db) noexcept {
 // floor_db rather than -inf). Real-time safe.
 SW_REALTIME inline float gain_to_db(float gain, float floor_db = -200.0f) noexcept {
   const float g = std::fabs(gain);
-  if (!(g > 0.0f)) return floor_db;
+  if (!(g > 0.0f))
+    return floor_db;
   const float db = 20.0f * std::log10(g);
   return db > floor_db ? db : floor_db;
 }
@@ -35,24 +36,22 @@ SW_REALTIME inline float gain_to_db(float gain, float floor_db = -200.0f) noexce
 // step exceeds |target - start| / ramp_samples() by more than one float ulp.
 class SmoothedValue {
  public:
-  explicit SmoothedValue(float initial = 0.0f) noexcept
-      : current_(initial), target_(initial), start_(initial) {}
+  explicit SmoothedValue(float initial = 0.0f) noexcept : current_(initial), target_(initial), start_(initial) {}
 
   // Sets the ramp length to round(sample_rate * ramp_seconds) samples (0 means
   // changes are immediate) and snaps to the target. Non-real-time by intent
   // (set-up); does not allocate or block.
   SW_NONREALTIME void prepare(double sample_rate, double ramp_seconds) noexcept {
     const double samples = sample_rate * ramp_seconds;
-    ramp_samples_ = (samples > 0.0 && std::isfinite(samples))
-                        ? static_cast<std::int64_t>(std::llround(samples))
-                        : 0;
+    ramp_samples_ = (samples > 0.0 && std::isfinite(samples)) ? static_cast<std::int64_t>(std::llround(samples)) : 0;
     snap();
   }
 
   // Starts a ramp from the current value to `target` lasting ramp_samples().
   // Setting the same target again does not restart the ramp. Real-time safe.
   SW_REALTIME void set_target(float target) noexcept {
-    if (target == target_) return;
+    if (target == target_)
+      return;
     target_ = target;
     if (ramp_samples_ <= 0) {
       snap();
@@ -71,7 +70,8 @@ class SmoothedValue {
 
   // Advances one sample and returns the new value. Real-time safe.
   SW_REALTIME float next() noexcept {
-    if (steps_left_ <= 0) return current_;
+    if (steps_left_ <= 0)
+      return current_;
     --steps_left_;
     if (steps_left_ == 0) {
       current_ = target_;
@@ -85,27 +85,36 @@ class SmoothedValue {
   // Multiplies buf[0..n) by the (advancing) value. Real-time safe.
   SW_REALTIME void apply(float* buf, std::size_t n) noexcept {
     std::size_t i = 0;
-    for (; i < n && steps_left_ > 0; ++i) buf[i] *= next();
-    if (i == n) return;
+    for (; i < n && steps_left_ > 0; ++i)
+      buf[i] *= next();
+    if (i == n)
+      return;
     const float g = current_;
-    if (g == 1.0f) return;
-    for (; i < n; ++i) buf[i] *= g;
+    if (g == 1.0f)
+      return;
+    for (; i < n; ++i)
+      buf[i] *= g;
   }
 
   // Multiplies an interleaved buffer of `frames` frames of `channels`
   // channels; the value advances once per frame. Real-time safe.
   SW_REALTIME void apply_interleaved(float* buf, std::size_t frames, int channels) noexcept {
-    if (channels <= 0) return;
+    if (channels <= 0)
+      return;
     const std::size_t ch = static_cast<std::size_t>(channels);
     std::size_t f = 0;
     for (; f < frames && steps_left_ > 0; ++f) {
       const float g = next();
-      for (std::size_t c = 0; c < ch; ++c) buf[f * ch + c] *= g;
+      for (std::size_t c = 0; c < ch; ++c)
+        buf[f * ch + c] *= g;
     }
-    if (f == frames) return;
+    if (f == frames)
+      return;
     const float g = current_;
-    if (g == 1.0f) return;
-    for (std::size_t i = f * ch; i < frames * ch; ++i) buf[i] *= g;
+    if (g == 1.0f)
+      return;
+    for (std::size_t i = f * ch; i < frames * ch; ++i)
+      buf[i] *= g;
   }
 
   // True while a ramp is in progress. Real-time safe.

@@ -26,17 +26,14 @@ namespace sw::dsp {
 // from the consumer thread only; size_approx()/capacity() from anywhere.
 template <typename T>
 class SpscRing {
-  static_assert(std::is_trivially_copyable<T>::value,
-                "SpscRing<T> requires a trivially copyable T");
+  static_assert(std::is_trivially_copyable<T>::value, "SpscRing<T> requires a trivially copyable T");
 
  public:
   // Allocates storage for at least `min_capacity` elements (rounded up to a
   // power of two, at least 1). Allocates, may throw (std::length_error when
   // the capacity cannot be represented, std::bad_alloc); not real-time safe.
   SW_NONREALTIME explicit SpscRing(std::size_t min_capacity)
-      : capacity_(round_up_pow2(min_capacity)),
-        mask_(capacity_ - 1),
-        buffer_(new T[capacity_]()) {}
+      : capacity_(round_up_pow2(min_capacity)), mask_(capacity_ - 1), buffer_(new T[capacity_]()) {}
 
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
@@ -50,7 +47,8 @@ class SpscRing {
     const std::size_t head = head_.load(std::memory_order_relaxed);
     if (head - cached_tail_ >= capacity_) {
       cached_tail_ = tail_.load(std::memory_order_acquire);
-      if (head - cached_tail_ >= capacity_) return false;
+      if (head - cached_tail_ >= capacity_)
+        return false;
     }
     buffer_[head & mask_] = value;
     head_.store(head + 1, std::memory_order_release);
@@ -63,7 +61,8 @@ class SpscRing {
     const std::size_t tail = tail_.load(std::memory_order_relaxed);
     if (cached_head_ == tail) {
       cached_head_ = head_.load(std::memory_order_acquire);
-      if (cached_head_ == tail) return false;
+      if (cached_head_ == tail)
+        return false;
     }
     out = buffer_[tail & mask_];
     tail_.store(tail + 1, std::memory_order_release);
@@ -74,7 +73,8 @@ class SpscRing {
   // returns how many were written. `src` may be null only when n == 0.
   // Real-time safe, wait-free (bounded copy, at most two memcpy-like runs).
   SW_REALTIME std::size_t write(const T* src, std::size_t n) noexcept {
-    if (n == 0) return 0;
+    if (n == 0)
+      return 0;
     const std::size_t head = head_.load(std::memory_order_relaxed);
     std::size_t free_slots = capacity_ - (head - cached_tail_);
     if (free_slots < n) {
@@ -82,7 +82,8 @@ class SpscRing {
       free_slots = capacity_ - (head - cached_tail_);
     }
     n = std::min(n, free_slots);
-    if (n == 0) return 0;
+    if (n == 0)
+      return 0;
     const std::size_t start = head & mask_;
     const std::size_t first = std::min(n, capacity_ - start);
     std::copy_n(src, first, buffer_.get() + start);
@@ -95,7 +96,8 @@ class SpscRing {
   // them; returns how many were read. `dst` may be null only when n == 0.
   // Real-time safe, wait-free.
   SW_REALTIME std::size_t read(T* dst, std::size_t n) noexcept {
-    if (n == 0) return 0;
+    if (n == 0)
+      return 0;
     const std::size_t tail = tail_.load(std::memory_order_relaxed);
     std::size_t available = cached_head_ - tail;
     if (available < n) {
@@ -103,7 +105,8 @@ class SpscRing {
       available = cached_head_ - tail;
     }
     n = std::min(n, available);
-    if (n == 0) return 0;
+    if (n == 0)
+      return 0;
     const std::size_t start = tail & mask_;
     const std::size_t first = std::min(n, capacity_ - start);
     std::copy_n(buffer_.get() + start, first, dst);
@@ -131,12 +134,14 @@ class SpscRing {
   static constexpr std::size_t kCacheLine = 64;
 
   static std::size_t round_up_pow2(std::size_t n) {
-    if (n <= 1) return 1;
+    if (n <= 1)
+      return 1;
     if (n > (std::numeric_limits<std::size_t>::max() / 2 + 1) / sizeof(T)) {
       throw std::length_error("SpscRing: capacity too large");
     }
     std::size_t p = 1;
-    while (p < n) p <<= 1;
+    while (p < n)
+      p <<= 1;
     return p;
   }
 

@@ -15,10 +15,12 @@ class AlignedBuffer {
  public:
   AlignedBuffer() noexcept = default;
   explicit AlignedBuffer(std::size_t floats) {
-    if (floats == 0) return;
+    if (floats == 0)
+      return;
     const std::size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
     data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!data_) throw std::bad_alloc();
+    if (!data_)
+      throw std::bad_alloc();
     std::memset(data_, 0, bytes);
     size_ = floats;
   }
@@ -50,6 +52,8 @@ class AlignedBuffer {
 };
 
 // Round a float count up so every view into an arena starts on 64 bytes.
-constexpr std::size_t arena_round(std::size_t floats) noexcept { return (floats + 15) / 16 * 16; }
+constexpr std::size_t arena_round(std::size_t floats) noexcept {
+  return (floats + 15) / 16 * 16;
+}
 
 }  // namespace sw::ssm

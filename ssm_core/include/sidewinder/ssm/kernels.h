@@ -48,8 +48,8 @@ struct LinearArgs {
 struct ConvArgs {
   const float* xc;
   std::size_t stride;
-  std::size_t rows;  // T
-  std::size_t width; // K
+  std::size_t rows;   // T
+  std::size_t width;  // K
   const float* w;
   const float* b;
   std::size_t c_pad;
@@ -108,8 +108,8 @@ struct KernelTable {
   void (*mamba1_scan)(const Mamba1ScanArgs&) noexcept;
   void (*mamba2_scan)(const Mamba2ScanArgs&) noexcept;
   // y = x / sqrt(mean(x[0..d)²) + eps) · w  per row; x, y: [T, *] strides; w: [d]
-  void (*rmsnorm)(const float* x, std::size_t x_stride, std::size_t rows, std::size_t d,
-                  const float* w, float eps, float* y, std::size_t y_stride) noexcept;
+  void (*rmsnorm)(const float* x, std::size_t x_stride, std::size_t rows, std::size_t d, const float* w, float eps,
+                  float* y, std::size_t y_stride) noexcept;
   // Mamba-2 gated RMSNorm (norm_before_gate=False), in place, per row and per
   // group of d/groups channels: y = y⊙sz / sqrt(mean((y⊙sz)²) + eps) · w.
   //   y: [T, *] stride y_stride; sz = SiLU(z): [T, *] stride y_stride; w: [d]

@@ -25,8 +25,8 @@ struct ModelConfig {
   int n_groups = 1;  // G (mamba2 only)
   int in_channels = 1;
   int out_channels = 1;
-  bool has_audio_head = true;   // false: plain backbone, input/output are D-dim
-  bool has_skip = false;        // audio.skip.weight present
+  bool has_audio_head = true;  // false: plain backbone, input/output are D-dim
+  bool has_skip = false;       // audio.skip.weight present
   bool has_in_proj_bias = false;
   bool has_out_proj_bias = false;
   bool d_per_channel = false;   // mamba2: D has shape [E] instead of [H]

@@ -33,12 +33,12 @@ struct LayerWeights {
 struct ModelWeights {
   ModelConfig config;
   std::vector<LayerWeights> layers;
-  std::vector<float> norm_f_w;     // [D]          backbone.norm_f.weight
-  std::vector<float> audio_in_w;   // [D, C_in]    audio.in_proj.weight
-  std::vector<float> audio_in_b;   // [D]          audio.in_proj.bias
-  std::vector<float> audio_out_w;  // [C_out, D]   audio.out_proj.weight
-  std::vector<float> audio_out_b;  // [C_out]      audio.out_proj.bias
-  std::vector<float> audio_skip_w; // [C_out, C_in] or empty
+  std::vector<float> norm_f_w;                  // [D]          backbone.norm_f.weight
+  std::vector<float> audio_in_w;                // [D, C_in]    audio.in_proj.weight
+  std::vector<float> audio_in_b;                // [D]          audio.in_proj.bias
+  std::vector<float> audio_out_w;               // [C_out, D]   audio.out_proj.weight
+  std::vector<float> audio_out_b;               // [C_out]      audio.out_proj.bias
+  std::vector<float> audio_skip_w;              // [C_out, C_in] or empty
   std::map<std::string, std::string> metadata;  // free-form, shown, never interpreted
 
   // Throws std::invalid_argument if a vector's size disagrees with config.
