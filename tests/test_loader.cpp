@@ -131,7 +131,7 @@ TEST_CASE("loader: save and load round-trip exactly", "[loader]") {
 }
 
 TEST_CASE("loader: a small file claiming a huge recurrent state is refused before allocation", "[loader]") {
-  // Mamba-2 with d_model 1: about 1.4 M parameters on disk, but d_inner 32768 ×
+  // Mamba-2 with d_model 1: about 0.36 M parameters (1.4 MB) on disk, but d_inner 32768 ×
   // d_state 16384 = 2^29 floats (2 GiB) of state per stream.
   ssm::ModelConfig c;
   c.arch = ssm::Arch::mamba2;
