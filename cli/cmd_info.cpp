@@ -38,10 +38,14 @@ int run_info(const InfoOptions& o) {
     j["skip"] = c.has_skip;
     j["sample_rate"] = c.sample_rate;
     j["norm_eps"] = c.norm_eps;
+    if (c.arch == ssm::Arch::mamba2)
+      j["gate_norm_eps"] = c.gate_norm_eps;
     j["parameters"] = static_cast<long long>(cost.parameters);
     j["flops_per_sample"] = cost.flops;
     j["transcendentals_per_sample"] = cost.transcendentals;
     j["gflop_per_audio_second"] = gflop_per_s;
+    j["gexp_per_audio_second"] = gtrans_per_s;
+    j["state_floats_per_stream"] = c.n_layers * ((c.d_conv - 1) * c.conv_dim() + c.d_inner * c.d_state);
     j["metadata"] = w.metadata;
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
@@ -54,7 +58,10 @@ int run_info(const InfoOptions& o) {
   } else {
     std::printf("sample rate: none (a sequence model)\n");
   }
-  std::printf("norm eps:    %g\n", double(c.norm_eps));
+  std::printf("norm eps:    %g", double(c.norm_eps));
+  if (c.arch == ssm::Arch::mamba2)
+    std::printf(" (gated norm: %g)", double(c.gate_norm_eps));
+  std::printf("\n");
   std::printf("cost:        %.0f FLOP + %.0f exp/log per sample = %.3f GFLOP + %.3f G exp per second of audio%s\n",
               cost.flops, cost.transcendentals, gflop_per_s, gtrans_per_s, c.sample_rate > 0 ? "" : " (at 48 kHz)");
   std::printf("state:       %d floats per stream\n",
