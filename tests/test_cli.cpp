@@ -222,6 +222,9 @@ TEST_CASE("cli: resampled render equals the in-process resample → model → re
   REQUIRE(sh(cli() + " render " + in44 + " " + (t / "out.f32") + " -m " + model_path() + " --block 100") == 0);
   const auto got = read_f32(t / "out.f32");
   REQUIRE(got.size() == frames * 2);
+  // Other read chunking and block sizes through the resamplers: bit-identical too.
+  REQUIRE(sh(cli() + " render " + in44 + " " + (t / "off.f32") + " -m " + model_path() + " --offline") == 0);
+  REQUIRE(read_f32(t / "off.f32") == got);
 
   // The same chain in process, whole signal at once.
   auto drain = [](dsp::Resampler& rs, const std::vector<float>& in, int ch) {
