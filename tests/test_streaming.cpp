@@ -29,6 +29,7 @@ std::vector<ssm::ModelConfig> shapes() {
   b.arch = ssm::Arch::mamba2;
   b.n_layers = 2, b.d_model = 10, b.d_inner = 30, b.head_dim = 5, b.n_heads = 6, b.n_groups = 3;
   b.d_state = 3, b.d_conv = 2, b.d_per_channel = true, b.sample_rate = 44100;
+  b.has_in_proj_bias = true, b.has_out_proj_bias = true;  // in_proj bias rows of dt add to dt_bias
   v.push_back(b);
   ssm::ModelConfig c;  // d_conv 1 (no history), d_state 1
   c.arch = ssm::Arch::mamba1;
