@@ -16,15 +16,6 @@ namespace {
 
 using Shape = std::vector<std::int64_t>;
 
-std::string shape_str(const Shape& s) {
-  std::ostringstream o;
-  o << "[";
-  for (std::size_t i = 0; i < s.size(); ++i)
-    o << (i ? ", " : "") << s[i];
-  o << "]";
-  return o.str();
-}
-
 constexpr std::int64_t kMaxDim = 1 << 16;
 constexpr std::uint64_t kMaxStateFloats = 1ull << 24;  // 64 MiB of fp32 state per stream
 constexpr int kMaxLayers = 1024;

@@ -25,15 +25,6 @@ std::size_t dtype_size(DType d) {
   return d == DType::f32 ? 4 : 2;
 }
 
-std::string shape_str(const std::vector<std::int64_t>& s) {
-  std::ostringstream o;
-  o << "[";
-  for (std::size_t i = 0; i < s.size(); ++i)
-    o << (i ? ", " : "") << s[i];
-  o << "]";
-  return o.str();
-}
-
 float half_to_float(std::uint16_t h) {
   const std::uint32_t sign = (h & 0x8000u) << 16;
   std::uint32_t exp = (h >> 10) & 0x1fu;
@@ -61,6 +52,15 @@ float half_to_float(std::uint16_t h) {
 }
 
 }  // namespace
+
+std::string shape_str(const std::vector<std::int64_t>& s) {
+  std::ostringstream o;
+  o << "[";
+  for (std::size_t i = 0; i < s.size(); ++i)
+    o << (i ? ", " : "") << s[i];
+  o << "]";
+  return o.str();
+}
 
 std::uint64_t TensorInfo::elements() const noexcept {
   std::uint64_t n = 1;

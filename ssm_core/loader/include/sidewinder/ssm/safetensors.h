@@ -43,6 +43,9 @@ constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;
 constexpr std::uint64_t kMaxFileBytes = 4ull << 30;
 constexpr std::uint64_t kMaxTensorElements = 1ull << 30;
 
+// "[a, b, c]", for messages.
+std::string shape_str(const std::vector<std::int64_t>& shape);
+
 // Throws ModelLoadError "<path>: <what is wrong>".
 SafetensorsFile read_safetensors(const std::string& path);
 
