@@ -136,7 +136,7 @@ void Stream::process_chunk(const float* in, float* out, std::size_t rows) noexce
 void Stream::mamba1_layer(std::size_t l, std::size_t rows) noexcept {
   const ModelConfig& c = model_->config();
   const PackedLayer& w = model_->layer(l);
-  const std::size_t K = c.d_conv, E = c.d_inner, hist = (K - 1) * conv_pad_;
+  const std::size_t K = c.d_conv, hist = (K - 1) * conv_pad_;
   // (x, z) = in_proj(nrm); x goes after the conv history rows.
   std::memcpy(xc_, conv_hist_[l], hist * sizeof(float));
   linear(w.in_x, nrm_, d_pad_, rows, xc_ + hist, conv_pad_, false);  // [rows, E]
@@ -150,7 +150,6 @@ void Stream::mamba1_layer(std::size_t l, std::size_t rows) noexcept {
   linear(w.dt_proj, dtin_, r_pad_, rows, dt_, e_pad_, false);  // [rows, E]
   kernels_->softplus(dt_, dt_, rows * e_pad_);
   kernels_->silu(z_, z_, rows * e_pad_);
-  (void)E;
   kernels_->mamba1_scan(Mamba1ScanArgs{rows, e_pad_, static_cast<std::size_t>(c.d_state), e_pad_, dt_, u_, z_, bm_, cm_,
                                        n_pad_, w.a_t, w.d, ssm_state_[l], y_});
   // r += out_proj(y)
