@@ -13,7 +13,14 @@ PACKAGES=(
   libcli11-dev           # command line
   catch2                 # tests (Catch2 v2)
   clang-format           # style check (tests/check_format.sh)
+  python3-numpy python3-scipy python3-matplotlib  # trainer, reference scripts
+  python3-torch          # trainer (training/), its tests and the C++/PyTorch cross-check
 )
+# Only for making the capture signal and the circuit targets (training/capture,
+# presets/circuits): ./scripts/install_deps.sh --presets
+if [ "${1:-}" = "--presets" ]; then
+  PACKAGES+=(fluidsynth fluid-soundfont-gm asterisk-core-sounds-en-wav ngspice libngspice0-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -32,12 +32,14 @@ def esr(target, pred):
 
 
 def _impulse_latency(y, pos, max_latency, noise):
-    """First sample after the impulse where |y| reaches half the response's peak."""
-    w = np.abs(y[pos:pos + max_latency + 1])
+    """Offset from the impulse (-max_latency .. max_latency) of the first sample where |y| reaches half
+    the response's peak."""
+    lo = max(0, pos - max_latency)
+    w = np.abs(y[lo:pos + max_latency + 1])
     peak = float(w.max()) if w.size else 0.0
     if peak <= max(10.0 * noise, 1e-5):
         return None
-    return int(np.argmax(w >= 0.5 * peak))
+    return lo + int(np.argmax(w >= 0.5 * peak)) - pos
 
 
 def check_and_align(x, rate_x, y, rate_y, input_path="input", target_path="target",
@@ -76,6 +78,9 @@ def check_and_align(x, rate_x, y, rate_y, input_path="input", target_path="targe
         raise TrainError(f"{target_path}: the sync impulses at the start disagree about the latency ({head} samples): "
                          f"the pair does not line up")
     lat_head, lat_tail = int(np.median(head)), int(np.median(tail))
+    if lat_head < 0:
+        raise TrainError(f"{target_path} leads {input_path} by {-lat_head} samples: swapped files, or not a "
+                         f"recording of this capture")
     if abs(lat_tail - lat_head) > max_drift:
         raise TrainError(f"the pair does not line up: latency {lat_head} samples at the start but {lat_tail} at the end "
                          f"(drift of {lat_tail - lat_head} samples: a sample-rate mismatch or dropped samples)")
