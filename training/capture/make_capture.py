@@ -154,7 +154,8 @@ def vlq(n):
 CHORDS = {  # guitar voicings, low string to high
     "E": [40, 47, 52, 56, 59, 64], "A": [45, 52, 57, 61, 64], "D": [50, 57, 62, 66], "G": [43, 47, 50, 55, 59, 67],
     "C": [48, 52, 55, 60, 64], "Am": [45, 52, 57, 60, 64], "Em": [40, 47, 52, 55, 59, 64], "Dm": [50, 57, 62, 65],
-    "F": [41, 48, 53, 57, 60, 65], "B7": [47, 51, 57, 59, 66], "Bm": [47, 54, 59, 62, 66], "E7": [40, 47, 50, 56, 59, 64],
+    "F": [41, 48, 53, 57, 60, 65], "B7": [47, 51, 57, 59, 66], "Bm": [47, 54, 59, 62, 66],
+    "E7": [40, 47, 50, 56, 59, 64],
     "Fmaj7": [41, 45, 48, 52], "Cmaj7": [48, 52, 55, 59, 64], "Am7": [45, 52, 55, 60, 64], "Dm7": [50, 57, 60, 65],
     "G7": [43, 47, 50, 55, 59, 65],
 }
@@ -754,12 +755,12 @@ def build(seed, synth, speech_dir):
                                         size("val_guitar")))
     m = Midi()
     m.setup(CH_BASS, BASS_FINGER)
-    put("val_bass", phrase_gains_from(synth, m, [(bass_line, 0.2, 2.0, -5, {"rng": r(103), "vel": 85, "style": "walk"})],
-                                      size("val_bass")))
+    items = [(bass_line, 0.2, 2.0, -5, {"rng": r(103), "vel": 85, "style": "walk"})]
+    put("val_bass", phrase_gains_from(synth, m, items, size("val_bass")))
     m = Midi()
     m.setup(CH_PIANO, PIANO)
-    put("val_piano", phrase_gains_from(synth, m, [(piano_part, 0.2, 2.0, -3, {"rng": r(104), "vel": 80, "style": "arp"})],
-                                       size("val_piano")))
+    items = [(piano_part, 0.2, 2.0, -3, {"rng": r(104), "vel": 80, "style": "arp"})]
+    put("val_piano", phrase_gains_from(synth, m, items, size("val_piano")))
     m = Midi()
     m.setup(CH_DRUMS, 0)
     end = drum_bars(m, r(105), 0.15, 126, 1, 100, "rock", end_crash=False)
