@@ -60,8 +60,10 @@ def pick_device(name):
     return torch.device(name)
 
 
-def predict(model, x, device, chunk=1 << 20):
+def predict(model, x, device, chunk=None):
     """Runs a whole signal through the model from a zero state, in chunks (state carried). -> float64 numpy."""
+    if chunk is None:  # cuDNN refuses very long LSTM sequences; the SSM scan takes big chunks
+        chunk = 1 << 16 if isinstance(model, AudioLstm) else 1 << 20
     model.eval()
     dtype = next(model.parameters()).dtype
     out, state = [], None
@@ -74,10 +76,11 @@ def predict(model, x, device, chunk=1 << 20):
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def _cosine(step, total, lr, ratio, warm=50):
+def _cosine(step, progress, lr, ratio, warm=50):
+    """progress in [0, 1]: the fraction of the step budget (or of the time budget, whichever is further)."""
     if step < warm:
         return lr * (step + 1) / warm
-    p = min(1.0, (step - warm) / max(1, total - warm))
+    p = min(1.0, progress)
     return lr * (ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
@@ -114,16 +117,21 @@ def train(x, y, train_ranges, val_range, settings: TrainSettings, log=print):
         starts = np.array([rng.integers(ranges[k][0], ranges[k][1] - s.window + 1) for k in which])
         idx = torch.as_tensor(starts, device=device)[:, None] + offs        # (Bt, W)
         u, t = X[idx], Y[idx]
+        # With a time limit the schedule follows whichever budget runs out first, so the learning rate
+        # has decayed when the time is up (the only non-deterministic part; without one, runs repeat).
+        progress = (step - 1) / s.steps
+        if s.max_minutes:
+            progress = max(progress, (time.time() - t0) / (60 * s.max_minutes))
         for g in opt.param_groups:
-            g["lr"] = _cosine(step - 1, s.steps, s.lr, s.lr_final_ratio)
+            g["lr"] = _cosine(step - 1, progress, s.lr, s.lr_final_ratio)
         pred, _ = model(u)
         loss, loss_esr = losses.training_loss(t[:, s.warmup:], pred[:, s.warmup:], s.stft_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
         opt.step()
-        run_loss += float(loss)
-        run_esr += float(loss_esr)
+        run_loss += loss.item()
+        run_esr += loss_esr.item()
         if step % s.eval_every == 0 or step == s.steps:
             n = s.eval_every if step % s.eval_every == 0 else step % s.eval_every
             pv = predict(model, vx, device)[pre:]
