@@ -98,6 +98,38 @@ MachinePeak measure_peak(const ssm::KernelTable& k) {
   return p;
 }
 
+namespace {
+
+// One figure: `process(pos, n)` over `frames` frames in blocks of `block`,
+// after `reset()`; one warm-up run, then o.repeats timed runs (thread CPU
+// time), median reported. Shared by the engine and the LSTM baseline.
+template <class Reset, class Process>
+BlockResult time_blocks(std::size_t frames, std::size_t block, const std::string& mode, const BenchOptions& o,
+                        double ideal_ns_per_sample, Reset&& reset, Process&& process) {
+  std::vector<double> ms;
+  for (int r = -1; r < o.repeats; ++r) {  // r = -1: warm-up
+    reset();
+    const auto t0 = Clock::now();
+    for (std::size_t pos = 0; pos < frames; pos += block)
+      process(pos, std::min(block, frames - pos));
+    const double sec = seconds_since(t0);
+    if (r >= 0)
+      ms.push_back(1000.0 * sec / o.audio_seconds);
+  }
+  BlockResult br;
+  br.mode = mode;
+  br.block = block;
+  br.ms_per_audio_second = median(ms);
+  br.min_ms = *std::min_element(ms.begin(), ms.end());
+  br.max_ms = *std::max_element(ms.begin(), ms.end());
+  br.x_realtime = 1000.0 / br.ms_per_audio_second;
+  const double ns_per_sample = 1e6 * br.ms_per_audio_second / o.sample_rate;
+  br.roofline_fraction = ideal_ns_per_sample / ns_per_sample;
+  return br;
+}
+
+}  // namespace
+
 ModelBench run_model_bench(const std::string& name, const std::shared_ptr<const ssm::Model>& model,
                            const BenchOptions& o, const MachinePeak& peak) {
   ModelBench mb;
@@ -111,36 +143,45 @@ ModelBench run_model_bench(const std::string& name, const std::shared_ptr<const 
   const auto in = bench_signal(frames, ci);
   std::vector<float> out(frames * static_cast<std::size_t>(co));
 
-  auto time_runs = [&](std::size_t block, std::size_t max_block, const std::string& mode) {
+  auto time_runs = [&](std::size_t block, const std::string& mode) {
     ssm::Stream s(model);
-    s.prepare({mb.config.sample_rate, max_block});
-    std::vector<double> ms;
-    for (int r = -1; r < o.repeats; ++r) {  // r = -1: warm-up
-      s.reset();
-      const auto t0 = Clock::now();
-      for (std::size_t pos = 0; pos < frames; pos += block) {
-        const std::size_t n = std::min(block, frames - pos);
-        s.process(in.data() + pos * ci, out.data() + pos * co, n);
-      }
-      const double sec = seconds_since(t0);
-      if (r >= 0)
-        ms.push_back(1000.0 * sec / o.audio_seconds);
-    }
-    BlockResult br;
-    br.mode = mode;
-    br.block = block;
-    br.ms_per_audio_second = median(ms);
-    br.min_ms = *std::min_element(ms.begin(), ms.end());
-    br.max_ms = *std::max_element(ms.begin(), ms.end());
-    br.x_realtime = 1000.0 / br.ms_per_audio_second;
-    const double ns_per_sample = 1e6 * br.ms_per_audio_second / o.sample_rate;
-    br.roofline_fraction = mb.ideal_ns_per_sample / ns_per_sample;
-    return br;
+    s.prepare({mb.config.sample_rate, block});
+    return time_blocks(
+        frames, block, mode, o, mb.ideal_ns_per_sample, [&] { s.reset(); },
+        [&](std::size_t pos, std::size_t n) { s.process(in.data() + pos * ci, out.data() + pos * co, n); });
   };
   for (std::size_t b : o.blocks)
-    mb.results.push_back(time_runs(b, b, "streaming"));
-  mb.results.push_back(time_runs(o.offline_chunk, o.offline_chunk, "offline"));
+    mb.results.push_back(time_runs(b, "streaming"));
+  mb.results.push_back(time_runs(o.offline_chunk, "offline"));
   return mb;
+}
+
+LstmBench run_lstm_bench(const std::string& name, const LstmWeights& w, const BenchOptions& o,
+                         const MachinePeak& peak) {
+  LstmBench lb;
+  lb.name = name;
+  lb.hidden = w.hidden;
+  lb.skip = w.skip != 0.0f;
+  lb.cost = lstm_cost(w.hidden);
+  lb.ideal_ns_per_sample =
+      1e9 * (lb.cost.flops / peak.flops_per_s + lb.cost.transcendentals / peak.transcendentals_per_s);
+  const std::size_t frames = static_cast<std::size_t>(o.audio_seconds * o.sample_rate);
+  const auto in = bench_signal(frames, 1);
+  std::vector<float> out(frames);
+  LstmRunner runner;
+  runner.prepare(w);
+  lb.isa = runner.isa();
+  auto time_runs = [&](std::size_t block, const std::string& mode) {
+    return time_blocks(
+        frames, block, mode, o, lb.ideal_ns_per_sample, [&] { runner.reset(); },
+        [&](std::size_t pos, std::size_t n) {
+          runner.process(in.data() + pos, out.data() + pos, static_cast<int>(n));
+        });
+  };
+  for (std::size_t b : o.blocks)
+    lb.results.push_back(time_runs(b, "streaming"));
+  lb.results.push_back(time_runs(o.offline_chunk, "offline"));
+  return lb;
 }
 
 std::vector<ScalingPoint> offline_scaling(const std::shared_ptr<const ssm::Model>& model,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `sidewinder bench`: single-thread CPU time per second of 48 kHz audio for
-// each block size, streaming and offline, against the measured roofline.
+// each block size, streaming and offline, against the measured roofline;
+// optionally the same for the field's LSTM baseline (bench/lstm_baseline.h).
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -13,9 +14,9 @@ namespace sw::cli {
 
 namespace {
 
-nlohmann::json to_json(const bench::ModelBench& mb) {
+nlohmann::json to_json(const std::vector<bench::BlockResult>& results) {
   nlohmann::json rows = nlohmann::json::array();
-  for (const auto& r : mb.results) {
+  for (const auto& r : results) {
     rows.push_back({{"mode", r.mode},
                     {"block", r.block},
                     {"ms_per_audio_second", r.ms_per_audio_second},
@@ -24,22 +25,50 @@ nlohmann::json to_json(const bench::ModelBench& mb) {
                     {"x_realtime", r.x_realtime},
                     {"roofline_fraction", r.roofline_fraction}});
   }
+  return rows;
+}
+
+nlohmann::json to_json(const bench::ModelBench& mb) {
   return {{"name", mb.name},
+          {"kind", "ssm"},
           {"model", ssm::describe(mb.config)},
           {"flops_per_sample", mb.cost.flops},
           {"transcendentals_per_sample", mb.cost.transcendentals},
           {"parameters", mb.cost.parameters},
           {"ideal_ns_per_sample", mb.ideal_ns_per_sample},
-          {"results", rows}};
+          {"results", to_json(mb.results)}};
+}
+
+std::string describe_lstm(const bench::LstmBench& lb) {
+  return "LSTM, 1 layer, hidden " + std::to_string(lb.hidden) + ", input 1, linear head" +
+         (lb.skip ? ", input skip" : "");
+}
+
+nlohmann::json to_json(const bench::LstmBench& lb) {
+  return {{"name", lb.name},
+          {"kind", "lstm"},
+          {"model", describe_lstm(lb)},
+          {"hidden", lb.hidden},
+          {"kernels", lb.isa},
+          {"flops_per_sample", lb.cost.flops},
+          {"transcendentals_per_sample", lb.cost.transcendentals},
+          {"parameters", lb.cost.parameters},
+          {"ideal_ns_per_sample", lb.ideal_ns_per_sample},
+          {"results", to_json(lb.results)}};
 }
 
 }  // namespace
 
 int run_bench(const BenchCliOptions& o) {
   std::vector<std::pair<std::string, std::shared_ptr<const ssm::Model>>> models;
+  std::vector<std::pair<std::string, bench::LstmWeights>> lstms;
+  for (int h : o.lstm)
+    lstms.emplace_back("lstm-" + std::to_string(h), bench::make_random_lstm(h, 2026));
+  if (!o.lstm_model.empty())
+    lstms.emplace_back(o.lstm_model, bench::load_lstm(o.lstm_model));
   if (!o.model.empty()) {
     models.emplace_back(o.model, ssm::load_model(o.model));
-  } else {
+  } else if (lstms.empty() || !o.config.empty()) {
     std::vector<std::string> names = {"fx-s", "fx-m", "fx-m2"};
     if (!o.config.empty())
       names = {o.config};
@@ -96,6 +125,21 @@ int run_bench(const BenchCliOptions& o) {
                 mb.ideal_ns_per_sample * opt.sample_rate * 1e-6);
     std::printf("  %-10s %6s %12s %12s %10s\n", "mode", "block", "ms/s audio", "x realtime", "roofline");
     for (const auto& r : mb.results) {
+      std::printf("  %-10s %6zu %12.2f %12.1f %9.0f%%\n", r.mode.c_str(), r.block, r.ms_per_audio_second, r.x_realtime,
+                  100.0 * r.roofline_fraction);
+    }
+  }
+  for (const auto& [name, weights] : lstms) {
+    const auto lb = bench::run_lstm_bench(name, weights, opt, peak);
+    out["models"].push_back(to_json(lb));
+    if (o.json)
+      continue;
+    std::printf("\n%s: %s (kernel %s)\n", name.c_str(), describe_lstm(lb).c_str(), lb.isa.c_str());
+    std::printf("  %.0f FLOP + %.0f tanh per sample; at peak: %.1f ns/sample = %.2f ms per second of audio\n",
+                lb.cost.flops, lb.cost.transcendentals, lb.ideal_ns_per_sample,
+                lb.ideal_ns_per_sample * opt.sample_rate * 1e-6);
+    std::printf("  %-10s %6s %12s %12s %10s\n", "mode", "block", "ms/s audio", "x realtime", "roofline");
+    for (const auto& r : lb.results) {
       std::printf("  %-10s %6zu %12.2f %12.1f %9.0f%%\n", r.mode.c_str(), r.block, r.ms_per_audio_second, r.x_realtime,
                   100.0 * r.roofline_fraction);
     }

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace sw::cli {
 
@@ -42,6 +43,8 @@ struct BenchCliOptions {
   int repeats = 7;
   bool offline_scaling = false;
   double max_scaling_seconds = 3600;
+  std::vector<int> lstm;   // LSTM baselines (random weights) of these hidden sizes
+  std::string lstm_model;  // an LSTM baseline from a file (bench/lstm_loader.cpp)
 };
 int run_bench(const BenchCliOptions& o);
 

@@ -47,6 +47,13 @@ int main(int argc, char** argv) {
   bench->add_flag("--offline-scaling", bo.offline_scaling, "Offline time per sample for 10 s .. 1 h of audio");
   bench->add_option("--max-seconds", bo.max_scaling_seconds, "Longest length for --offline-scaling")
       ->check(CLI::Range(10.0, 36000.0));
+  bench
+      ->add_option("--lstm", bo.lstm,
+                   "Time LSTM baselines (random weights) of these hidden sizes, e.g. 16,40 (alone unless -m/-c)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4096));
+  bench->add_option("--lstm-model", bo.lstm_model,
+                    "Time an LSTM baseline from a file (sidewinder-lstm; alone unless -m/-c)");
 
   try {
     app.parse(argc, argv);

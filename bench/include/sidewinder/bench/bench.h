@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "sidewinder/bench/lstm_baseline.h"
 #include "sidewinder/ssm/kernels.h"
 #include "sidewinder/ssm/model.h"
 
@@ -48,6 +49,20 @@ struct ModelBench {
 
 ModelBench run_model_bench(const std::string& name, const std::shared_ptr<const ssm::Model>& model,
                            const BenchOptions& options, const MachinePeak& peak);
+
+// The LSTM baseline (lstm_baseline.h) timed exactly as run_model_bench times
+// the engine: same signal, block sizes, repeats and thread-CPU clock.
+struct LstmBench {
+  std::string name;
+  int hidden = 0;
+  bool skip = false;
+  std::string isa;  // kernel the runner used
+  LstmCost cost;
+  double ideal_ns_per_sample = 0;  // flops/peak + tanh evaluations/exp peak
+  std::vector<BlockResult> results;
+};
+LstmBench run_lstm_bench(const std::string& name, const LstmWeights& weights, const BenchOptions& options,
+                         const MachinePeak& peak);
 
 // Offline processing of generated audio of growing length, in fixed chunks:
 // time per sample and the process's peak resident memory after each length.
