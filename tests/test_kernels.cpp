@@ -9,6 +9,7 @@
 //    (the exp error compounds through the recurrence).
 #include <catch2/catch.hpp>
 #include <random>
+#include <tuple>
 
 #include "test_util.h"
 
@@ -112,13 +113,33 @@ TEST_CASE("kernels: conv+SiLU, rmsnorm, Mamba-1 and Mamba-2 scans", "[kernels]")
       k->conv_silu({xc.data(), cp, T, K, w.data(), b.data(), cp, u2.data()});
       REQUIRE(test::norm_err(u2, u1) <= 1e-6);
     }
-    {  // rmsnorm
-      const std::size_t d = 37;
-      const auto x = randv(T * 40, -3, 3, 4), w = randv(d, 0.5, 1.5, 5);
-      std::vector<float> y1(T * 40), y2(T * 40);
-      ref.rmsnorm(x.data(), 40, T, d, w.data(), 1e-5f, y1.data(), 40);
-      k->rmsnorm(x.data(), 40, T, d, w.data(), 1e-5f, y2.data(), 40);
-      REQUIRE(test::norm_err(y2, y1) <= 1e-6);
+    // rmsnorm: d 37 (scalar path), 8 / 16 / 32 (vector path), row counts with tails
+    for (std::size_t d : {37, 8, 16, 32}) {
+      for (std::size_t rows : {T, std::size_t(13), std::size_t(1)}) {
+        const auto x = randv(rows * 40, -3, 3, 4), w = randv(d, 0.5, 1.5, 5);
+        std::vector<float> y1(rows * 40), y2(rows * 40);
+        ref.rmsnorm(x.data(), 40, rows, d, w.data(), 1e-5f, y1.data(), 40);
+        k->rmsnorm(x.data(), 40, rows, d, w.data(), 1e-5f, y2.data(), 40);
+        INFO("d=" << d << " rows=" << rows);
+        REQUIRE(test::norm_err(y2, y1) <= 1e-6);
+      }
+    }
+    // Mamba-2 step sizes: compact softplus and exp(dt·A), heads that do and do not divide the vector
+    for (std::size_t H : {1, 2, 3, 4, 6, 8, 12}) {
+      for (std::size_t rows : {std::size_t(1), std::size_t(5), std::size_t(64)}) {
+        const std::size_t rs = ssm::pad_to_vector(H);
+        const auto raw = randv(rows * rs, -8, 24, 30), a = randv(H, -2, -0.05f, 31);
+        std::vector<float> dt1(rows * H), da1(rows * H), dt2(rows * H, -1.0f), da2(rows * H, -1.0f);
+        ref.mamba2_dt(raw.data(), rs, rows, H, a.data(), dt1.data(), da1.data());
+        k->mamba2_dt(raw.data(), rs, rows, H, a.data(), dt2.data(), da2.data());
+        INFO("H=" << H << " rows=" << rows);
+        for (std::size_t i = 0; i < rows * H; ++i) {
+          REQUIRE(std::abs(dt2[i] - dt1[i]) <= 1e-6 * std::abs(dt1[i]) + 1e-37);
+          // dA = exp(dt·A) carries dt's relative error times |dt·A|
+          const double arg = std::abs(double(dt1[i]) * a[i % H]);
+          REQUIRE(std::abs(da2[i] - da1[i]) <= (1e-6 * arg + 1e-6) * std::abs(da1[i]) + 1e-37);
+        }
+      }
     }
     // gated RMSNorm: d 48 in groups of 48, 24, 16 (vector paths), d 30 in groups of 10 and d 36
     // in groups of 12 (scalar fallback; 12 is vector on SSE2, scalar on AVX2)
@@ -145,8 +166,14 @@ TEST_CASE("kernels: conv+SiLU, rmsnorm, Mamba-1 and Mamba-2 scans", "[kernels]")
       REQUIRE(test::norm_err(y2, y1) <= 1e-5);
       REQUIRE(test::norm_err(h2, h1) <= 1e-5);
     }
-    for (std::size_t P : {5, 16}) {  // Mamba-2 scan, scalar and vector paths
-      const std::size_t H = 4, G = 2, N = 6, pp = ssm::pad_to_vector(P), E = H * P, xs = E + 2 * G * N + 3;
+    // Mamba-2 scan, scalar and vector paths; vector blocks of 1..4 state vectors per group
+    for (auto [P, H, G] : {std::tuple<std::size_t, std::size_t, std::size_t>{5, 4, 2},
+                           {16, 4, 2},
+                           {8, 2, 1},
+                           {8, 6, 1},
+                           {16, 6, 2},
+                           {8, 3, 3}}) {
+      const std::size_t N = 6, pp = ssm::pad_to_vector(P), E = H * P, xs = E + 2 * G * N + 3;
       const auto x = randv(T * xs, -2, 2, 13);
       auto dt = randv(T * 8, 1e-3f, 0.3f, 14);
       std::vector<float> da(T * 8);
@@ -160,7 +187,7 @@ TEST_CASE("kernels: conv+SiLU, rmsnorm, Mamba-1 and Mamba-2 scans", "[kernels]")
         ref.mamba2_scan(a);
         a.h = h2.data(), a.y = y2.data();
         k->mamba2_scan(a);
-        INFO("P=" << P << " per_channel=" << per_ch);
+        INFO("P=" << P << " H=" << H << " G=" << G << " per_channel=" << per_ch);
         REQUIRE(test::norm_err(y2, y1) <= 1e-5);
       }
     }

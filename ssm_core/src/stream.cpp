@@ -39,7 +39,7 @@ void Stream::prepare(const ProcessSpec& spec) {
   const std::size_t ssm = arena_round(c.arch == Arch::mamba1 ? N * e_pad_ : H * N * p_pad_);
   const std::size_t state = L * (hist + ssm);
   const std::size_t dt_w = c.arch == Arch::mamba1 ? e_pad_ : h_pad_;
-  const std::size_t dtin_w = c.arch == Arch::mamba1 ? r_pad_ : h_pad_;
+  const std::size_t dtin_w = c.arch == Arch::mamba1 ? r_pad_ : 2 * h_pad_;
   const std::size_t scratch = 2 * arena_round(T * d_pad_) + arena_round((K - 1 + T) * conv_pad_) +
                               arena_round(T * conv_pad_) + 2 * arena_round(T * e_pad_) + arena_round(T * dt_w) +
                               arena_round(T * dtin_w) + 2 * arena_round(T * n_pad_) + arena_round(T * out_pad_);
@@ -168,13 +168,12 @@ void Stream::mamba2_layer(std::size_t l, std::size_t rows) noexcept {
   linear(w.in_dt, nrm_, d_pad_, rows, dt_, h_pad_, false);             // [rows, H] (+ dt_bias)
   kernels_->conv_silu(ConvArgs{xc_, conv_pad_, rows, K, w.conv_w, w.conv_b, conv_pad_, u_});
   std::memcpy(conv_hist_[l], xc_ + rows * conv_pad_, hist * sizeof(float));
-  kernels_->softplus(dt_, dt_, rows * h_pad_);
-  for (std::size_t t = 0; t < rows; ++t)
-    for (std::size_t h = 0; h < h_pad_; ++h)
-      dtin_[t * h_pad_ + h] = dt_[t * h_pad_ + h] * w.a_t[h];
-  kernels_->exp(dtin_, dtin_, rows * h_pad_);  // exp(dt·A)
+  // dt = softplus(dt), dA = exp(dt·A): dt_ [rows, h_pad] in, compact [rows, H] each out
+  float* const dt = dtin_;
+  float* const da = dtin_ + chunk_ * h_pad_;
+  kernels_->mamba2_dt(dt_, h_pad_, rows, H, w.a_t, dt, da);
   kernels_->mamba2_scan(Mamba2ScanArgs{rows, H, static_cast<std::size_t>(c.head_dim), p_pad_, N, G, u_, conv_pad_, E,
-                                       E + G * N, dt_, dtin_, h_pad_, w.d, c.d_per_channel, ssm_state_[l], y_, e_pad_});
+                                       E + G * N, dt, da, H, w.d, c.d_per_channel, ssm_state_[l], y_, e_pad_});
   // Gated RMSNorm, norm_before_gate=False, one group per E/G channels.
   // ref: mamba_ssm/ops/triton/layernorm_gated.py rms_norm_ref
   kernels_->silu(z_, z_, rows * e_pad_);

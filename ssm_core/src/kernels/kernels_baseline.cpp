@@ -5,8 +5,8 @@
 namespace sw::ssm {
 
 const KernelTable& baseline_kernels() noexcept {
-  static const KernelTable table{"baseline",      k_linear, k_conv_silu, k_mamba1_scan, k_mamba2_scan, k_rmsnorm,
-                                 k_gated_rmsnorm, k_exp,    k_silu,      k_softplus,    k_flop_probe};
+  static const KernelTable table{"baseline",      k_linear,    k_conv_silu, k_mamba1_scan, k_mamba2_scan, k_rmsnorm,
+                                 k_gated_rmsnorm, k_mamba2_dt, k_exp,       k_silu,        k_softplus,    k_flop_probe};
   return table;
 }
 

@@ -90,7 +90,38 @@ void k_linear(const LinearArgs& a) noexcept {
 }
 
 // ---- causal depthwise conv + SiLU ----------------------------------------
+// Channel vectors outer, rows inner: the K weight vectors and bias stay in
+// registers and each input row is loaded once per vector. The operation order
+// per output (bias, then taps j = 0..K-1) is that of the reference.
+template <int K>
+inline void conv_silu_fixed(const ConvArgs& a) noexcept {
+  for (size_t c = 0; c < a.c_pad; c += VW) {
+    vf w[K];
+    for (int j = 0; j < K; ++j)
+      w[j] = vload(a.w + j * a.c_pad + c);
+    const vf b = vload(a.b + c);
+    const float* x = a.xc + c;
+    float* u = a.u + c;
+    for (size_t t = 0; t < a.rows; ++t, x += a.stride, u += a.stride) {
+      vf acc = b;
+      for (int j = 0; j < K; ++j)
+        acc += w[j] * vload(x + j * a.stride);
+      vstore(u, vsilu(acc));
+    }
+  }
+}
+
 void k_conv_silu(const ConvArgs& a) noexcept {
+  switch (a.width) {
+    case 2:
+      return conv_silu_fixed<2>(a);
+    case 3:
+      return conv_silu_fixed<3>(a);
+    case 4:
+      return conv_silu_fixed<4>(a);
+    default:
+      break;
+  }
   for (size_t t = 0; t < a.rows; ++t) {
     float* u = a.u + t * a.stride;
     for (size_t c = 0; c < a.c_pad; c += VW) {
@@ -136,9 +167,72 @@ void k_mamba1_scan(const Mamba1ScanArgs& a) noexcept {
 }
 
 // ---- Mamba-2 scan ----------------------------------------------------------
+// Vector path (P a multiple of VW): per row and group, the [H/G · P/VW] state
+// vectors are updated in blocks of up to 4 with n outermost, so B[g,n] and
+// C[g,n] are broadcast once per block and the blocks' accumulators form
+// independent chains (tiny heads otherwise leave one serial chain per head).
+// Per element the operation order is the reference's (n ascending).
+template <int NB>
+inline void mamba2_block(const Mamba2ScanArgs& a, size_t t, size_t g, size_t v0) noexcept {
+  const size_t P = a.head_dim, N = a.n, pp = a.p_pad, vph = P / VW, hpg = a.heads / a.groups;
+  const float* xr = a.x + t * a.x_stride;
+  const float* bg = xr + a.b_offset + g * N;
+  const float* cg = xr + a.c_offset + g * N;
+  vf dtx[NB], dav[NB], xv[NB], acc[NB];
+  float* hs[NB];
+  size_t col[NB], head[NB];
+  for (int j = 0; j < NB; ++j) {
+    const size_t v = v0 + j, hd = g * hpg + v / vph, p = (v % vph) * VW;
+    head[j] = hd;
+    col[j] = hd * P + p;
+    xv[j] = vload(xr + col[j]);
+    dtx[j] = vset1(a.dt[t * a.dt_stride + hd]) * xv[j];
+    dav[j] = vset1(a.da[t * a.dt_stride + hd]);
+    hs[j] = a.h + hd * N * pp + p;
+    acc[j] = vf{};
+  }
+  for (size_t n = 0; n < N; ++n) {
+    const vf bn = vset1(bg[n]), cn = vset1(cg[n]);
+    for (int j = 0; j < NB; ++j) {
+      float* hp = hs[j] + n * pp;
+      const vf hv = dav[j] * vload(hp) + dtx[j] * bn;
+      vstore(hp, hv);
+      acc[j] += hv * cn;
+    }
+  }
+  float* yr = a.y + t * a.y_stride;
+  for (int j = 0; j < NB; ++j) {
+    const vf dv = a.d_per_channel ? vload(a.d + col[j]) : vset1(a.d[head[j]]);
+    vstore(yr + col[j], acc[j] + dv * xv[j]);
+  }
+}
+
 void k_mamba2_scan(const Mamba2ScanArgs& a) noexcept {
   const size_t P = a.head_dim, N = a.n, heads_per_group = a.heads / a.groups;
-  const bool vec = (P % VW) == 0;
+  if ((P % VW) == 0) {
+    const size_t nv = heads_per_group * (P / VW);  // state vectors per group
+    for (size_t t = 0; t < a.rows; ++t) {
+      for (size_t g = 0; g < a.groups; ++g) {
+        size_t v0 = 0;
+        for (; v0 + 4 <= nv; v0 += 4)
+          mamba2_block<4>(a, t, g, v0);
+        switch (nv - v0) {
+          case 3:
+            mamba2_block<3>(a, t, g, v0);
+            break;
+          case 2:
+            mamba2_block<2>(a, t, g, v0);
+            break;
+          case 1:
+            mamba2_block<1>(a, t, g, v0);
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    return;
+  }
   for (size_t t = 0; t < a.rows; ++t) {
     const float* xr = a.x + t * a.x_stride;
     float* yr = a.y + t * a.y_stride;
@@ -151,44 +245,53 @@ void k_mamba2_scan(const Mamba2ScanArgs& a) noexcept {
       float* hs = a.h + hd * N * a.p_pad;
       const float* xh = xr + hd * P;
       float* yh = yr + hd * P;
-      if (vec) {
-        const vf dtv = vset1(dt), dav = vset1(da);
-        for (size_t p = 0; p < P; p += VW) {
-          const vf xv = vload(xh + p);
-          const vf dtx = dtv * xv;
-          vf acc{};
-#pragma GCC unroll 4
-          for (size_t n = 0; n < N; ++n) {
-            float* hp = hs + n * a.p_pad + p;
-            const vf hv = dav * vload(hp) + dtx * vset1(bg[n]);
-            vstore(hp, hv);
-            acc += hv * vset1(cg[n]);
-          }
-          const vf dv = a.d_per_channel ? vload(a.d + hd * P + p) : vset1(a.d[hd]);
-          vstore(yh + p, acc + dv * xv);
+      for (size_t p = 0; p < P; ++p) {
+        const float xv = xh[p];
+        const float dtx = dt * xv;
+        float acc = 0.0f;
+        for (size_t n = 0; n < N; ++n) {
+          float* hp = hs + n * a.p_pad + p;
+          const float hv = da * *hp + dtx * bg[n];
+          *hp = hv;
+          acc += hv * cg[n];
         }
-      } else {
-        for (size_t p = 0; p < P; ++p) {
-          const float xv = xh[p];
-          const float dtx = dt * xv;
-          float acc = 0.0f;
-          for (size_t n = 0; n < N; ++n) {
-            float* hp = hs + n * a.p_pad + p;
-            const float hv = da * *hp + dtx * bg[n];
-            *hp = hv;
-            acc += hv * cg[n];
-          }
-          const float dv = a.d_per_channel ? a.d[hd * P + p] : a.d[hd];
-          yh[p] = acc + dv * xv;
-        }
+        const float dv = a.d_per_channel ? a.d[hd * P + p] : a.d[hd];
+        yh[p] = acc + dv * xv;
       }
     }
   }
 }
 
 // ---- RMSNorm ----------------------------------------------------------------
+// Vector path (d a multiple of VW): sums of squares by vector, then one vector
+// square root and division for VW rows at a time (tiny d would otherwise pay a
+// scalar sqrt and division per row).
 void k_rmsnorm(const float* x, size_t x_stride, size_t rows, size_t d, const float* w, float eps, float* y,
                size_t y_stride) noexcept {
+  if ((d % VW) == 0) {
+    const vf dv = vset1(static_cast<float>(d)), epsv = vset1(eps), one = vset1(1.0f);
+    for (size_t t0 = 0; t0 < rows; t0 += VW) {
+      const size_t nr = rows - t0 < size_t(VW) ? rows - t0 : size_t(VW);
+      vf ss = one;
+      for (size_t r = 0; r < nr; ++r) {
+        const float* xr = x + (t0 + r) * x_stride;
+        vf acc = vload(xr) * vload(xr);
+        for (size_t i = VW; i < d; i += VW)
+          acc += vload(xr + i) * vload(xr + i);
+        ss[r] = vhsum(acc);
+      }
+      float inv[VW];
+      vstore(inv, one / vsqrt(ss / dv + epsv));
+      for (size_t r = 0; r < nr; ++r) {
+        const float* xr = x + (t0 + r) * x_stride;
+        float* yr = y + (t0 + r) * y_stride;
+        const vf iv = vset1(inv[r]);
+        for (size_t i = 0; i < d; i += VW)
+          vstore(yr + i, vload(xr + i) * iv * vload(w + i));
+      }
+    }
+    return;
+  }
   for (size_t t = 0; t < rows; ++t) {
     const float* xr = x + t * x_stride;
     float* yr = y + t * y_stride;
@@ -271,6 +374,47 @@ void k_softplus(const float* x, float* y, size_t n) noexcept {
     vstore(y + i, vsoftplus(vload(x + i)));
   for (; i < n; ++i)
     y[i] = ssoftplus(x[i]);
+}
+
+// ---- Mamba-2 step sizes -------------------------------------------------------
+// Works on the compact [T, H] sequence (the raw rows are padded to h_pad, and
+// tiny models have 1..4 heads): a copy pass compacts, then vector softplus and
+// exp run over T·H values instead of T·h_pad. A tail goes through a padded
+// vector, so a value's result does not depend on where it falls.
+void k_mamba2_dt(const float* raw, size_t raw_stride, size_t rows, size_t heads, const float* a, float* dt,
+                 float* da) noexcept {
+  const size_t n = rows * heads;
+  for (size_t t = 0; t < rows; ++t)
+    for (size_t h = 0; h < heads; ++h)
+      dt[t * heads + h] = raw[t * raw_stride + h];
+  const bool tiled = (VW % heads) == 0;  // lane l of every vector is head l % H
+  alignas(32) float av[VW];
+  for (int l = 0; l < VW; ++l)
+    av[l] = a[size_t(l) % heads];
+  const vf at = vload(av);
+  size_t i0 = 0;
+  for (; i0 + VW <= n; i0 += VW) {
+    if (!tiled) {
+      for (int l = 0; l < VW; ++l)
+        av[l] = a[(i0 + l) % heads];
+    }
+    const vf sp = vsoftplus(vload(dt + i0));
+    vstore(dt + i0, sp);
+    vstore(da + i0, vexp(sp * (tiled ? at : vload(av))));
+  }
+  if (i0 < n) {
+    alignas(32) float xv[VW];
+    for (int l = 0; l < VW; ++l) {
+      xv[l] = i0 + l < n ? dt[i0 + l] : 0.0f;
+      av[l] = a[(i0 + l) % heads];
+    }
+    const vf sp = vsoftplus(vload(xv));
+    const vf e = vexp(sp * vload(av));
+    vstore(xv, sp);
+    vstore(av, e);
+    for (size_t l = 0; i0 + l < n; ++l)
+      dt[i0 + l] = xv[l], da[i0 + l] = av[l];
+  }
 }
 
 // ---- peak-rate probe -----------------------------------------------------------

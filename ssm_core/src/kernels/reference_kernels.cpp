@@ -109,6 +109,18 @@ void ref_gated_rmsnorm(float* y, const float* sz, std::size_t y_stride, std::siz
   }
 }
 
+void ref_mamba2_dt(const float* raw, std::size_t raw_stride, std::size_t rows, std::size_t heads, const float* a,
+                   float* dt, float* da) noexcept {
+  for (std::size_t t = 0; t < rows; ++t) {
+    for (std::size_t h = 0; h < heads; ++h) {
+      const float x = raw[t * raw_stride + h];
+      const float sp = x > 20.0f ? x : std::log1p(std::exp(x));
+      dt[t * heads + h] = sp;
+      da[t * heads + h] = std::exp(sp * a[h]);
+    }
+  }
+}
+
 void ref_exp(const float* x, float* y, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i)
     y[i] = std::exp(x[i]);
@@ -136,9 +148,9 @@ double ref_flop_probe(std::size_t iterations, float* sink) noexcept {
 }  // namespace
 
 const KernelTable& reference_kernels() noexcept {
-  static const KernelTable table{"reference",     ref_linear,   ref_conv_silu,     ref_mamba1_scan,
-                                 ref_mamba2_scan, ref_rmsnorm,  ref_gated_rmsnorm, ref_exp,
-                                 ref_silu,        ref_softplus, ref_flop_probe};
+  static const KernelTable table{"reference",     ref_linear,  ref_conv_silu,     ref_mamba1_scan,
+                                 ref_mamba2_scan, ref_rmsnorm, ref_gated_rmsnorm, ref_mamba2_dt,
+                                 ref_exp,         ref_silu,    ref_softplus,      ref_flop_probe};
   return table;
 }
 

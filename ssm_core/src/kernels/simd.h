@@ -49,6 +49,28 @@ inline vf vset1(float x) noexcept {
 #endif
 }
 
+// Lane-wise square root (correctly rounded, like sqrtf).
+inline vf vsqrt(vf x) noexcept {
+#if defined(__AVX__)
+  return (vf)_mm256_sqrt_ps((__m256)x);
+#else
+  return (vf)_mm_sqrt_ps((__m128)x);
+#endif
+}
+
+// Sum of the lanes, pairwise (lanes i and i + VW/2 first).
+inline float vhsum(vf v) noexcept {
+#if defined(__AVX__)
+  v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+  v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+  v += __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+#else
+  v += __builtin_shufflevector(v, v, 2, 3, 0, 1);
+  v += __builtin_shufflevector(v, v, 1, 0, 3, 2);
+#endif
+  return v[0];
+}
+
 inline vf vmin(vf a, vf b) noexcept {
   return a < b ? a : b;
 }

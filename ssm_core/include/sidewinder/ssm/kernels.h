@@ -116,6 +116,13 @@ struct KernelTable {
   // ref: mamba_ssm/ops/triton/layernorm_gated.py rms_norm_ref (group_size)
   void (*gated_rmsnorm)(float* y, const float* sz, std::size_t y_stride, std::size_t rows, std::size_t d,
                         std::size_t groups, const float* w, float eps) noexcept;
+  // Mamba-2 step sizes, written compact: dt[t·H + h] = softplus(raw[t, h]) and
+  // da[t·H + h] = exp(dt[t·H + h] · a[h]).
+  //   raw: [T, *] stride raw_stride (dt_bias already added)   a: [H] = -exp(A_log)
+  //   dt, da: [T, H]
+  // ref: mamba_ssm/modules/mamba2.py Mamba2.step (dt = softplus(dt + dt_bias); dA = exp(dt * A))
+  void (*mamba2_dt)(const float* raw, std::size_t raw_stride, std::size_t rows, std::size_t heads, const float* a,
+                    float* dt, float* da) noexcept;
   // Elementwise over n contiguous floats (in place allowed).
   void (*exp)(const float* x, float* y, std::size_t n) noexcept;
   void (*silu)(const float* x, float* y, std::size_t n) noexcept;

@@ -80,7 +80,7 @@ class Stream {
   float* z_ = nullptr;       // [chunk, e_pad]
   float* y_ = nullptr;       // [chunk, e_pad]
   float* dt_ = nullptr;      // m1: [chunk, e_pad]; m2: [chunk, h_pad]
-  float* dtin_ = nullptr;    // m1: [chunk, r_pad]; m2: exp(dt·A) [chunk, h_pad]
+  float* dtin_ = nullptr;    // m1: [chunk, r_pad]; m2: dt, exp(dt·A) [chunk, H] each
   float* bm_ = nullptr;      // m1: [chunk, n_pad]
   float* cm_ = nullptr;      // m1: [chunk, n_pad]
   float* ostage_ = nullptr;  // [chunk, out_pad]
