@@ -387,29 +387,32 @@ void k_mamba2_dt(const float* raw, size_t raw_stride, size_t rows, size_t heads,
   for (size_t t = 0; t < rows; ++t)
     for (size_t h = 0; h < heads; ++h)
       dt[t * heads + h] = raw[t * raw_stride + h];
-  const bool tiled = (VW % heads) == 0;  // lane l of every vector is head l % H
+  const bool tiled = (VW % heads) == 0;  // then lane l of every vector is head l % H
   alignas(32) float av[VW];
-  for (int l = 0; l < VW; ++l)
-    av[l] = a[size_t(l) % heads];
-  const vf at = vload(av);
+  size_t h = 0;  // head of the next lane
+  auto fill = [&]() noexcept {
+    for (int l = 0; l < VW; ++l) {
+      av[l] = a[h];
+      if (++h == heads)
+        h = 0;
+    }
+    return vload(av);
+  };
+  vf at = fill();  // A for the lanes of the next vector
   size_t i0 = 0;
   for (; i0 + VW <= n; i0 += VW) {
-    if (!tiled) {
-      for (int l = 0; l < VW; ++l)
-        av[l] = a[(i0 + l) % heads];
-    }
     const vf sp = vsoftplus(vload(dt + i0));
     vstore(dt + i0, sp);
-    vstore(da + i0, vexp(sp * (tiled ? at : vload(av))));
+    vstore(da + i0, vexp(sp * at));
+    if (!tiled)
+      at = fill();
   }
   if (i0 < n) {
     alignas(32) float xv[VW];
-    for (int l = 0; l < VW; ++l) {
+    for (int l = 0; l < VW; ++l)
       xv[l] = i0 + l < n ? dt[i0 + l] : 0.0f;
-      av[l] = a[(i0 + l) % heads];
-    }
     const vf sp = vsoftplus(vload(xv));
-    const vf e = vexp(sp * vload(av));
+    const vf e = vexp(sp * at);
     vstore(xv, sp);
     vstore(av, e);
     for (size_t l = 0; i0 + l < n; ++l)
