@@ -16,7 +16,8 @@ k/48000, input interpolated inside the simulator), and writes
 The input is cut into chunks of `chunk_s` seconds (fixed per circuit, so the
 result does not depend on -j) that are simulated in parallel; each chunk is
 preceded by `warmup_s` seconds of the preceding input (silence before the
-start), faded in over its first 10 ms, whose output is thrown away.
+start), faded in over its first 10 ms, and followed by 2 samples of look-ahead
+(the input interpolation needs them); the output of both is thrown away.
 
 Default input: <cache>/capture/capture_v1.wav, default out-dir:
 <cache>/targets, where <cache> = $SIDEWINDER_CACHE, else
@@ -47,6 +48,7 @@ FS = 48000
 TRTOL = 1.0
 TMAX_DIV = 2  # maximum time step = 1 / (TMAX_DIV * fs)
 FADE_S = 0.01  # fade-in at the start of each chunk's warm-up
+LOOKAHEAD = 2  # input samples past a chunk's end given to the simulator, output dropped
 
 DEFAULTS = {
     "vin_fs": 1.0,
@@ -139,10 +141,13 @@ def chunk_plan(n, fs, chunk_s, warmup_s):
 
 
 def _run_chunk(exe, netlist, v, s, e, w, fs, tmpdir, idx, tmax_div=TMAX_DIV):
-    """Simulate input samples [s, e) preceded by w warm-up samples."""
-    seg = np.zeros(w + (e - s))
+    """Simulate input samples [s, e) preceded by w warm-up samples and followed by up to
+    LOOKAHEAD samples (the input interpolation between samples k-1 and k reads sample k+1, so
+    without them a chunk's last output sample would differ from a single run's)."""
+    la = min(LOOKAHEAD, len(v) - e)
+    seg = np.zeros(w + (e - s) + la)
     lo = s - w
-    src = v[max(lo, 0):e]
+    src = v[max(lo, 0):e + la]
     seg[len(seg) - len(src):] = src
     nf = min(w, int(round(FADE_S * fs)))
     if nf > 0:
@@ -150,20 +155,28 @@ def _run_chunk(exe, netlist, v, s, e, w, fs, tmpdir, idx, tmax_div=TMAX_DIV):
     fin = os.path.join(tmpdir, f"in{idx}.f64")
     fout = os.path.join(tmpdir, f"out{idx}.f64")
     seg.astype("<f8").tofile(fin)
-    tmax = 1.0 / (tmax_div * fs)
     t0 = time.time()
-    proc = subprocess.run(
-        [exe, netlist, fin, fout, repr(float(fs)), repr(tmax), repr(TRTOL)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"spice_render failed on chunk {idx} ({s}..{e}) of {netlist}:\n"
-                           + proc.stderr[-4000:])
+    retried = None
+    for attempt, div in enumerate((tmax_div, 4 * tmax_div)):
+        tmax = 1.0 / (div * fs)
+        proc = subprocess.run(
+            [exe, netlist, fin, fout, repr(float(fs)), repr(tmax), repr(TRTOL)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if proc.returncode == 0:
+            break
+        msg = (f"spice_render failed on chunk {idx} ({s}..{e}) of {netlist} with max step "
+               f"1/{div * fs:g} s:\n" + proc.stderr[-4000:])
+        if attempt == 1:
+            raise RuntimeError(msg)
+        # a failure (should not happen) is retried once with a 4x finer maximum step
+        print(msg + "\nretrying with a 4x smaller maximum step", file=sys.stderr, flush=True)
+        retried = {"chunk": idx, "start_sample": s, "max_step_s": 1.0 / (4 * tmax_div * fs)}
     y = np.fromfile(fout, dtype="<f8")
     os.remove(fin)
     os.remove(fout)
     if len(y) != len(seg):
         raise RuntimeError(f"chunk {idx}: {len(y)} samples back, {len(seg)} expected")
-    return idx, y[w:], time.time() - t0
+    return idx, y[w:w + (e - s)], time.time() - t0, retried
 
 
 def simulate(netlist, v, fs, chunk_s, warmup_s, jobs, exe, tmp_root=None, tmax_div=TMAX_DIV):
@@ -175,12 +188,16 @@ def simulate(netlist, v, fs, chunk_s, warmup_s, jobs, exe, tmp_root=None, tmax_d
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futs = [pool.submit(_run_chunk, exe, netlist, v, s, e, w, fs, tmpdir, i, tmax_div)
                     for i, (s, e, w) in enumerate(plan)]
+            retries = []
             for fut in concurrent.futures.as_completed(futs):
-                idx, seg, dt = fut.result()
+                idx, seg, dt, retried = fut.result()
                 s, e, _ = plan[idx]
                 y[s:e] = seg
                 cpu += dt
-    return y, {"chunks": len(plan), "chunk_wall_sum_s": round(cpu, 2)}
+                if retried:
+                    retries.append(retried)
+    return y, {"chunks": len(plan), "chunk_wall_sum_s": round(cpu, 2),
+               "retries": sorted(retries, key=lambda r: r["chunk"])}
 
 
 def ngspice_version():
@@ -248,6 +265,7 @@ def render_one(name, x, fs, args, exe, drv_hash, input_path, input_sha):
             "warmup_s": p["warmup_s"],
             "warmup_fade_in_s": FADE_S,
             "chunks": info["chunks"],
+            "chunks_retried_with_finer_step": info["retries"],
         },
         "wall_time_s": round(wall, 2),
         "cpu_time_children_s": round((c1.children_user - c0.children_user)

@@ -157,6 +157,7 @@ static int cb_sync(double t, double *delta, double olddelta, int redostep, int i
     if (!(d > 0.0)) return 0;
     double x = t * g_fs;
     double knext = floor(x + 1e-7) + 1.0; /* first grid index strictly after t */
+    if (knext > (double)(g_n - 1)) return 0; /* past the last grid point: leave it */
     double gap = knext / g_fs - t;
     if (gap <= 0.0) return 0;
     /* equal steps, none longer than the proposal, the last ending on the grid */
@@ -249,8 +250,15 @@ int main(int argc, char **argv) {
         lines[nl++] = dupstr(buf);
     }
     fclose(f);
-    double tstop = (double)(g_n - 1) / g_fs;
-    snprintf(buf, sizeof buf, ".options trtol=%.17g", trtol);
+    /* run half a sample past the last grid point, so that the last point we
+       need is an ordinary step and never collides with ngspice's own final
+       time handling */
+    double tstop = ((double)(g_n - 1) + 0.5) / g_fs;
+    /* minbreak: XSPICE builds set the minimum breakpoint interval to 10 * delmin
+       (about 1e-15 s here), finer than one ulp of the time after a few
+       seconds, so the final time could be missed by rounding ("Timestep too
+       small ... timestep = 0"); 1 ns is far below any step we take. */
+    snprintf(buf, sizeof buf, ".options trtol=%.17g minbreak=1e-9", trtol);
     lines[nl++] = dupstr(buf);
     snprintf(buf, sizeof buf, ".tran %.17g %.17g 0 %.17g", 1.0 / g_fs, tstop, tmax);
     lines[nl++] = dupstr(buf);
