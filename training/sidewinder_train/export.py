@@ -29,3 +29,36 @@ def export(model, path, sample_rate, info, metrics, settings):
     meta["training"] = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     safetensors_io.save(path, tensors, meta)
     return meta
+
+
+def load(path):
+    """A model file written by export() -> (torch module in float32, metadata). Sizes are read from the
+    tensor shapes, as the C++ loader does."""
+    import torch
+
+    from .models import AudioSsm, SsmConfig
+
+    t, meta = safetensors_io.load(path)
+    if meta.get("format") == "sidewinder-lstm":
+        H = t["lstm.weight_hh_l0"].shape[1]
+        model = AudioLstm(H)
+    else:
+        arch = meta["arch"]
+        L = 1 + max(int(k.split(".")[2]) for k in t if k.startswith("backbone.layers."))
+        D = t["backbone.norm_f.weight"].shape[0]
+        conv = t["backbone.layers.0.mixer.conv1d.weight"]
+        cfg = SsmConfig(arch=arch, n_layers=L, d_model=D, d_conv=conv.shape[-1], skip="audio.skip.weight" in t,
+                        norm_eps=float(meta.get("norm_eps", 1e-5)),
+                        gate_norm_eps=float(meta.get("gate_norm_eps", 1e-5)))
+        if arch == "mamba1":
+            cfg.d_inner, cfg.d_state = t["backbone.layers.0.mixer.A_log"].shape
+            cfg.dt_rank = t["backbone.layers.0.mixer.dt_proj.weight"].shape[1]
+        else:
+            cfg.d_inner = t["backbone.layers.0.mixer.norm.weight"].shape[0]
+            cfg.headdim, cfg.ngroups = int(meta["headdim"]), int(meta["ngroups"])
+            H = t["backbone.layers.0.mixer.A_log"].shape[0]
+            cfg.d_state = (conv.shape[0] - cfg.d_inner) // (2 * cfg.ngroups)
+            assert H == cfg.d_inner // cfg.headdim, f"{path}: heads do not match headdim"
+        model = AudioSsm(cfg)
+    model.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in t.items()})
+    return model.eval(), meta

@@ -25,12 +25,14 @@ from .scan import scan, scan_reference
 # presets/README.md; `lite` aims at the cost of a 16-unit LSTM.
 SIZES = {
     "mamba1": {
+        "xs": dict(n_layers=1, d_model=4, d_inner=8, d_state=4, dt_rank=1),
         "lite": dict(n_layers=1, d_model=8, d_inner=16, d_state=4, dt_rank=1),
         "s": dict(n_layers=2, d_model=8, d_inner=16, d_state=4, dt_rank=1),
         "m": dict(n_layers=2, d_model=16, d_inner=32, d_state=8, dt_rank=2),
         "tiny": dict(n_layers=1, d_model=4, d_inner=8, d_state=2, dt_rank=1),
     },
     "mamba2": {
+        "xs": dict(n_layers=1, d_model=8, d_inner=8, d_state=8, headdim=4),
         "lite": dict(n_layers=1, d_model=8, d_inner=16, d_state=8, headdim=8),
         "s": dict(n_layers=2, d_model=8, d_inner=16, d_state=8, headdim=8),
         "m": dict(n_layers=2, d_model=16, d_inner=32, d_state=8, headdim=8),

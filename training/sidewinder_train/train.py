@@ -62,8 +62,8 @@ def pick_device(name):
 
 def predict(model, x, device, chunk=None):
     """Runs a whole signal through the model from a zero state, in chunks (state carried). -> float64 numpy."""
-    if chunk is None:  # cuDNN refuses very long LSTM sequences; the SSM scan takes big chunks
-        chunk = 1 << 16 if isinstance(model, AudioLstm) else 1 << 20
+    if chunk is None:  # cuDNN refuses long batch-1 LSTM sequences; the SSM scan takes big chunks
+        chunk = 1 << 13 if isinstance(model, AudioLstm) else 1 << 20
     model.eval()
     dtype = next(model.parameters()).dtype
     out, state = [], None
