@@ -40,6 +40,7 @@ def main():
     p.add_argument("--steps", type=int, default=6000)
     p.add_argument("--device", default="auto")
     p.add_argument("--extra", default="", help="extra arguments for every job")
+    p.add_argument("--init-dir", default="", help="fine-tune from INIT_DIR/<circuit>/<job>.safetensors where present")
     a = p.parse_args()
     circuits = [c for c in a.circuits.split(",") if c] or sorted(
         f[:-4] for f in os.listdir(a.targets) if f.endswith(".wav"))
@@ -55,6 +56,9 @@ def main():
             if size:
                 cmd += ["--size", size]
             cmd += a.extra.split()
+            init = os.path.join(a.init_dir, c, job_name(job) + ".safetensors") if a.init_dir else ""
+            if init and os.path.exists(init):
+                cmd += ["--init", init]
             queue.append((c, job, cmd, out))
     running, t0 = [], time.time()
     env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")

@@ -44,6 +44,7 @@ def parse_args(argv):
     p.add_argument("--patience", type=int, default=6)
     p.add_argument("--max-minutes", type=float, default=0.0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--init", default="", help="start from this model file (same arch and size): fine-tuning")
     p.add_argument("--max-latency-ms", type=float, default=100.0)
     p.add_argument("--max-self-esr", type=float, default=2e-3,
                    help="refuse a device whose two identical repeat segments differ more than this")
@@ -79,7 +80,8 @@ def main(argv=None):
     settings = TrainSettings(arch=args.arch, size=args.size, seed=args.seed, steps=args.steps, batch=args.batch,
                              window=window, warmup=args.warmup if args.warmup is not None else window // 4,
                              lr=args.lr, stft_weight=args.stft_weight, eval_every=args.eval_every,
-                             patience=args.patience, max_minutes=args.max_minutes, device=args.device)
+                             patience=args.patience, max_minutes=args.max_minutes, device=args.device,
+                             init=args.init)
     res = train(pair.x, pair.y, align.training_ranges(), capture_layout.validation_range(), settings)
     metrics = collect_metrics(res, pair, settings)
     metrics.update(torch_version=torch.__version__, python=platform.python_version())

@@ -33,6 +33,7 @@ class TrainSettings:
     val_preroll: int = 96000          # samples before the validation segment run as warm-up (not scored)
     grad_clip: float = 1.0
     device: str = "auto"
+    init: str = ""                    # start from this model file (fine-tuning) instead of a fresh init
 
     def as_dict(self):
         return asdict(self)
@@ -94,7 +95,12 @@ def train(x, y, train_ranges, val_range, settings: TrainSettings, log=print):
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    model = make_model(s.arch, s.size, seed=s.seed).to(device)
+    model = make_model(s.arch, s.size, seed=s.seed)
+    if s.init:
+        from .export import load
+        start, _ = load(s.init)
+        model.load_state_dict(start.state_dict())  # refuses a file of another architecture or size
+    model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=s.lr)
     X = torch.as_tensor(np.asarray(x, np.float32), device=device)
     Y = torch.as_tensor(np.asarray(y, np.float32), device=device)
