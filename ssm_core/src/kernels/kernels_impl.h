@@ -388,15 +388,19 @@ void k_mamba2_dt(const float* raw, size_t raw_stride, size_t rows, size_t heads,
     for (size_t h = 0; h < heads; ++h)
       dt[t * heads + h] = raw[t * raw_stride + h];
   const bool tiled = (VW % heads) == 0;  // then lane l of every vector is head l % H
-  alignas(32) float av[VW];
+  // Vectors are assembled lane by lane in registers (constant lane indices):
+  // going through a small array costs a failed store-to-load forward each,
+  // which a one-row call (block 1) pays on its critical path.
   size_t h = 0;  // head of the next lane
   auto fill = [&]() noexcept {
+    vf v;
+#pragma GCC unroll 8
     for (int l = 0; l < VW; ++l) {
-      av[l] = a[h];
+      v[l] = a[h];
       if (++h == heads)
         h = 0;
     }
-    return vload(av);
+    return v;
   };
   vf at = fill();  // A for the lanes of the next vector
   size_t i0 = 0;
@@ -408,15 +412,17 @@ void k_mamba2_dt(const float* raw, size_t raw_stride, size_t rows, size_t heads,
       at = fill();
   }
   if (i0 < n) {
-    alignas(32) float xv[VW];
+    vf xv;
+#pragma GCC unroll 8
     for (int l = 0; l < VW; ++l)
       xv[l] = i0 + l < n ? dt[i0 + l] : 0.0f;
-    const vf sp = vsoftplus(vload(xv));
+    const vf sp = vsoftplus(xv);
     const vf e = vexp(sp * at);
-    vstore(xv, sp);
-    vstore(av, e);
-    for (size_t l = 0; i0 + l < n; ++l)
-      dt[i0 + l] = xv[l], da[i0 + l] = av[l];
+#pragma GCC unroll 8
+    for (int l = 0; l < VW; ++l) {
+      if (i0 + l < n)
+        dt[i0 + l] = sp[l], da[i0 + l] = e[l];
+    }
   }
 }
 
