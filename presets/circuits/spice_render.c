@@ -3,7 +3,7 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Build:  cc -O2 -o spice_render spice_render.c -lngspice -lm
+ * Build:  cc -O2 -o spice_render spice_render.c -lngspice
  * Usage:  spice_render NETLIST IN.f64 OUT.f64 [FS] [TMAX] [TRTOL]
  *
  *   NETLIST  a circuit with the source "Vin in 0 EXTERNAL" and an output node
@@ -13,8 +13,6 @@
  *   OUT.f64  written: V(out) at t = k/FS for every input sample k, float64.
  *   FS       sample rate (default 48000); TMAX maximum time step (default
  *            1/(2*FS)); TRTOL truncation-error tolerance (default 1).
- *   Environment: SPICE_RENDER_VERBOSE=1 echoes ngspice's output,
- *   SPICE_RENDER_STATS=1 also prints its "rusage all" statistics.
  *
  * How the input gets in: ngspice asks GetVSRCData for the EXTERNAL source's
  * value at any time it evaluates; we interpolate the samples there with a
