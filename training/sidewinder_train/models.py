@@ -32,6 +32,8 @@ SIZES = {
         "tiny": dict(n_layers=1, d_model=4, d_inner=8, d_state=2, dt_rank=1),
     },
     "mamba2": {
+        "pico": dict(n_layers=1, d_model=4, d_inner=8, d_state=2, headdim=8, d_conv=2),
+        "nano": dict(n_layers=1, d_model=4, d_inner=8, d_state=4, headdim=8),
         "xs": dict(n_layers=1, d_model=8, d_inner=8, d_state=8, headdim=4),
         "lite": dict(n_layers=1, d_model=8, d_inner=16, d_state=8, headdim=8),
         "s": dict(n_layers=2, d_model=8, d_inner=16, d_state=8, headdim=8),
