@@ -42,6 +42,8 @@ def main():
     p.add_argument("--cli", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--preroll", type=int, default=96000)
+    p.add_argument("--circuits", default="", help="only these (comma-separated); others keep their entry in "
+                   "an existing OUT/summary.json")
     a = p.parse_args()
     cands = {}
     for r in a.runs:
@@ -59,7 +61,14 @@ def main():
     from sidewinder_train.export import load as load_model
     from sidewinder_train.train import predict
     summary = {}
+    only = [c for c in a.circuits.split(",") if c]
+    old = os.path.join(a.out, "summary.json")
+    if only and os.path.exists(old):
+        with open(old) as f:
+            summary = {k: v for k, v in json.load(f).items() if k not in only}
     for circuit in sorted(cands):
+        if only and circuit not in only:
+            continue
         tpath = os.path.join(cache_dir(), "targets", circuit + ".wav")
         y, ry = read_wav(tpath)
         pair = align.check_and_align(x, rate, y, ry, "capture", tpath)

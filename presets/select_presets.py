@@ -62,6 +62,8 @@ def main():
     p.add_argument("--cli", required=True)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", default=HERE)
+    p.add_argument("--lite-max-esr", type=float, default=0.01,
+                   help="ship a -lite preset only if its held-out ESR is at most this")
     a = p.parse_args()
     with open(os.path.join(a.runs, "summary.json")) as f:
         summary = json.load(f)
@@ -89,7 +91,8 @@ def main():
                  "lstm16_esr": jobs.get("lstm16", {}).get("held_out_esr"),
                  "lstm40_esr": jobs.get("lstm40", {}).get("held_out_esr"), "shipped": []}
         main_pick = min((c for c in cands if c["ms"] < lstm40), key=lambda c: c["esr"], default=None)
-        lite_pick = min((c for c in cands if c["ms"] <= lstm16), key=lambda c: c["esr"], default=None)
+        lite_pick = min((c for c in cands if c["ms"] <= lstm16 and c["esr"] <= a.lite_max_esr),
+                        key=lambda c: c["esr"], default=None)
         picks = [(name, main_pick)]
         if lite_pick is not None and lite_pick is not main_pick:
             picks.append((name + "-lite", lite_pick))
@@ -115,7 +118,18 @@ def main():
     with open(os.path.join(a.out, "presets.json"), "w") as f:
         json.dump(index, f, indent=1, sort_keys=True)
         f.write("\n")
-    print(render_table(index))
+    table = render_table(index) + "\n\nEvery candidate (held-out ESR re-measured with the C++ engine; CPU ms per " \
+        "second of 48 kHz audio at block 64; ✓ = shipped):\n\n" + render_candidates(index)
+    print(table)
+    readme = os.path.join(a.out, "README.md")
+    if os.path.exists(readme):
+        with open(readme) as f:
+            text = f.read()
+        b, e = "<!-- table:begin -->", "<!-- table:end -->"
+        if b in text and e in text:
+            text = text[:text.index(b) + len(b)] + "\n" + table + "\n" + text[text.index(e):]
+            with open(readme, "w") as f:
+                f.write(text)
 
 
 def fmt(v, spec):
@@ -131,6 +145,21 @@ def render_table(index):
             rows.append(f"| `{s['preset']}` | {e['title']} | {s['arch']} ({s['size']}) | {s['parameters']} | "
                         f"{s['esr']:.4f} | {fmt(e['lstm16_esr'], '.4f')} | {fmt(e['lstm40_esr'], '.4f')} | "
                         f"{s['ms']:.2f} | {l16:.2f} | {l40:.2f} |")
+    return "\n".join(rows)
+
+
+def render_candidates(index):
+    rows = ["| circuit | candidate | arch | parameters | held-out ESR | CPU ms/s |", "|---|---|---|---|---|---|"]
+    for circuit, e in index["circuits"].items():
+        shipped = {s["job"] for s in e["shipped"]}
+        for c in sorted(e["candidates"], key=lambda c: c["ms"]):
+            mark = " ✓" if c["job"] in shipped else ""
+            rows.append(f"| {circuit} | {c['job']}{mark} | {c['arch']} | {c['parameters']} | {c['esr']:.4f} | "
+                        f"{c['ms']:.2f} |")
+        for k in ("lstm16", "lstm40"):
+            if e.get(k + "_esr") is not None:
+                rows.append(f"| {circuit} | {k} (baseline) | LSTM | {1234 if k == 'lstm16' else 6922} | "
+                            f"{e[k + '_esr']:.4f} | {index[k + '_ms']:.2f} |")
     return "\n".join(rows)
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README command 1: install what is missing, build, and render the bundled
-# clip through the bundled demo model.
+# clip through the default preset (presets/ts-overdrive.safetensors).
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DSIDEWINDER_BUILD_TESTS=OFF >/dev/null
 cmake --build build/release -j"$JOBS" --target sidewinder
 mkdir -p out
-MODEL=tests/data/golden/demo_fx.safetensors
+MODEL=presets/ts-overdrive.safetensors
 ./build/release/cli/sidewinder info "$MODEL"
 ./build/release/cli/sidewinder render tests/data/demo_clip.wav out/demo_clip_sidewinder.wav --model "$MODEL" --json
 echo
