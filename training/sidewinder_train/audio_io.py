@@ -34,9 +34,8 @@ def read_wav(path):
             if tag == _EXT and len(body) >= 26:
                 tag = struct.unpack("<H", body[24:26])[0]
             fmt = (tag, ch, rate, bits)
-        elif cid == b"data":
+        elif cid == b"data" and payload is None:
             payload = body
-            break
         pos += 8 + size + (size & 1)
     if fmt is None or payload is None:
         raise TrainError(f"{path}: missing {'fmt' if fmt is None else 'data'} chunk")

@@ -52,6 +52,8 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if not a.check_only and not a.output:
         p.error("-o/--output is required (unless --check-only)")
+    if not a.arch.startswith("lstm") and a.size not in SIZES[a.arch]:
+        p.error(f"--size {a.size}: {a.arch} has sizes {', '.join(SIZES[a.arch])}")
     return a
 
 
@@ -83,6 +85,10 @@ def main(argv=None):
                              patience=args.patience, max_minutes=args.max_minutes, device=args.device,
                              init=args.init)
     res = train(pair.x, pair.y, align.training_ranges(), capture_layout.validation_range(), settings)
+    if res.val_prediction is None:
+        print(f"sidewinder_train: error: training diverged: no evaluation gave a finite held-out ESR "
+              f"(try a lower --lr)", file=sys.stderr)
+        return 1
     metrics = collect_metrics(res, pair, settings)
     metrics.update(torch_version=torch.__version__, python=platform.python_version())
     out = args.output

@@ -22,7 +22,7 @@ def export(model, path, sample_rate, info, metrics, settings):
         if v is not None and v != "":
             meta[k] = str(v)
     for k in ("held_out_esr", "held_out_esr_preemph", "held_out_mrstft", "loudness_lufs", "input_loudness_lufs",
-              "latency_samples", "self_esr", "parameters"):
+              "target_loudness_lufs", "latency_samples", "self_esr", "parameters"):
         if k in metrics:
             v = metrics[k]
             meta[k] = f"{v:.6g}" if isinstance(v, float) else str(v)

@@ -76,7 +76,18 @@ def main():
         if not res.best_val_esr < 0.9:
             print(f"FAIL: {arch} did not learn anything (held-out ESR {res.best_val_esr:.3g})")
             return 1
-    print(f"ok: worst {worst:.2e}")
+    # The trainer's LSTM export is what the C++ LSTM baseline (bench/lstm_loader.cpp) reads.
+    s = TrainSettings(arch="lstm16", seed=5, steps=4, batch=2, window=2048, warmup=256, eval_every=4,
+                      device="cpu", val_preroll=4800)
+    res = train(x, y, [(0, val[0])], val, s, log=lambda *_: None)
+    lstm_path = os.path.join(work, "lstm16.safetensors")
+    export(res.model, lstm_path, 48000, {"name": "crosscheck lstm16"}, {}, s.as_dict())
+    r = subprocess.run([cli, "bench", "--lstm-model", lstm_path, "--seconds", "0.05", "--repeats", "1"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"FAIL: the C++ LSTM baseline does not load the trainer's export:\n{r.stderr}")
+        return 1
+    print(f"ok: worst {worst:.2e}; the trainer's LSTM export loads in the C++ baseline")
     return 0
 
 

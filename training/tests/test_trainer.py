@@ -92,6 +92,32 @@ class Alignment(unittest.TestCase):
             self.assertEqual(cli_main([xi, yi, "--check-only"]), 2)
 
 
+class CommandLine(unittest.TestCase):
+    def test_train_export_report_end_to_end(self):
+        # the whole one-command path on the CPU, a few steps: model file, metadata, report folder
+        from sidewinder_train import safetensors_io
+        x = synthetic_capture()
+        with tempfile.TemporaryDirectory() as d:
+            xi, yi, out = os.path.join(d, "in.wav"), os.path.join(d, "out.wav"), os.path.join(d, "p.safetensors")
+            write_wav(xi, x, R)
+            write_wav(yi, toy_device(x, latency=2), R)
+            rc = cli_main([xi, yi, "-o", out, "--arch", "mamba2", "--size", "pico", "--steps", "4", "--batch", "2",
+                           "--window", "2048", "--eval-every", "2", "--device", "cpu", "--name", "e2e"])
+            self.assertEqual(rc, 0)
+            tensors, meta = safetensors_io.load(out)
+            for k in ("name", "held_out_esr", "loudness_lufs", "target_loudness_lufs", "training", "sample_rate"):
+                self.assertIn(k, meta)
+            self.assertEqual(meta["name"], "e2e")
+            self.assertEqual(meta["latency_samples"], "2")
+            for f in ("loss.png", "excerpts.png", "spectra.png", "metrics.json"):
+                self.assertTrue(os.path.getsize(os.path.join(d, "p.report", f)) > 0, f)
+
+    def test_size_not_of_this_arch_refused(self):
+        with self.assertRaises(SystemExit) as e:
+            cli_main(["a.wav", "b.wav", "-o", "x.safetensors", "--arch", "mamba1", "--size", "pico"])
+        self.assertEqual(e.exception.code, 2)
+
+
 class Wav(unittest.TestCase):
     def test_round_trip(self):
         x = np.sin(np.arange(1000) * 0.01) * 0.9
