@@ -3,6 +3,8 @@
 
 #include <soxr.h>
 
+#include "soxr_create.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -34,17 +36,7 @@ void BlockResampler::prepare(double in_rate, double out_rate, int channels, std:
     soxr_delete(handle_);
     handle_ = nullptr;
   }
-  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-  const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-  const soxr_runtime_spec_t rt = soxr_runtime_spec(1);
-  soxr_error_t error = nullptr;
-  handle_ = soxr_create(in_rate, out_rate, static_cast<unsigned>(channels), &error, &io, &q, &rt);
-  if (error != nullptr || handle_ == nullptr) {
-    if (handle_ != nullptr)
-      soxr_delete(handle_);
-    handle_ = nullptr;
-    throw std::runtime_error(std::string("block resampler: ") + (error != nullptr ? error : "cannot create soxr"));
-  }
+  handle_ = detail::create_soxr(in_rate, out_rate, channels, SOXR_HQ, "block resampler");
   channels_ = channels;
   max_in_ = max_in_frames;
   const double ratio = out_rate / in_rate;

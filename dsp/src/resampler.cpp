@@ -3,6 +3,8 @@
 
 #include <soxr.h>
 
+#include "soxr_create.h"
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -44,17 +46,7 @@ Resampler::Resampler(double in_rate, double out_rate, int channels, Quality qual
   if (channels <= 0) {
     throw std::invalid_argument("resampler: channel count must be positive (got " + std::to_string(channels) + ")");
   }
-  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-  const soxr_quality_spec_t q = soxr_quality_spec(soxr_recipe(quality), 0);
-  const soxr_runtime_spec_t rt = soxr_runtime_spec(1);  // never spawn threads
-  soxr_error_t error = nullptr;
-  handle_ = soxr_create(in_rate, out_rate, static_cast<unsigned>(channels), &error, &io, &q, &rt);
-  if (error != nullptr || handle_ == nullptr) {
-    if (handle_ != nullptr)
-      soxr_delete(handle_);
-    handle_ = nullptr;
-    throw_soxr("cannot create", error != nullptr ? error : "unknown error");
-  }
+  handle_ = detail::create_soxr(in_rate, out_rate, channels, soxr_recipe(quality), "resampler");
 }
 
 Resampler::~Resampler() {
