@@ -246,15 +246,11 @@ class AudioLstm(nn.Module):
         return {"format": "sidewinder-lstm", "format_version": "1", "hidden": str(self.hidden)}
 
 
-def make_model(arch, size=None, seed=0, **overrides):
+def make_model(arch, size=None, seed=0):
+    """arch: mamba1 | mamba2 (with a named size) | lstm16 | lstm40."""
     if arch in ("lstm16", "lstm40"):
         return AudioLstm(int(arch[4:]), seed)
-    if arch.startswith("lstm"):
-        return AudioLstm(int(size or 16), seed)
-    cfg = SsmConfig.named(arch, size or "lite")
-    for k, v in overrides.items():
-        setattr(cfg, k, v)
-    return AudioSsm(cfg, seed)
+    return AudioSsm(SsmConfig.named(arch, size or "lite"), seed)
 
 
 def parameter_count(model):
