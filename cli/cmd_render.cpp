@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `sidewinder render IN OUT --model FILE`: stream a file through a model.
-// The file is read, resampled (libsoxr, when its rate differs from the
-// model's), processed and written in chunks, so memory does not grow with
-// length. The output goes to a temporary file renamed onto OUT on success.
+// The file is read, run through fx::ModelInstance (the plugin's chain:
+// libsoxr before and after the model when the file's rate differs from the
+// model's) and written in chunks, so memory does not grow with length. The output goes to a temporary file renamed onto
+// OUT on success.
 #include <unistd.h>
 
 #include <atomic>
@@ -17,9 +18,8 @@
 
 #include "commands.h"
 #include "sidewinder/dsp/audio_file.h"
-#include "sidewinder/dsp/resampler.h"
+#include "sidewinder/fx/model_instance.h"
 #include "sidewinder/ssm/model_loader.h"
-#include "sidewinder/ssm/stream.h"
 
 namespace sw::cli {
 
@@ -59,56 +59,6 @@ void output_step(const std::string& out, F&& f) {
   }
 }
 
-// Runs model-rate audio through the streams, `block` frames per process()
-// call; one stream per file channel (mono models) or one for all channels.
-class ModelRunner {
- public:
-  ModelRunner(const std::shared_ptr<const ssm::Model>& model, bool per_channel, int file_channels, std::size_t block,
-              std::size_t max_frames)
-      : per_channel_(per_channel), block_(block) {
-    const auto& c = model->config();
-    in_ch_ = per_channel ? file_channels : c.in_channels;
-    out_ch_ = per_channel ? file_channels : c.out_channels;
-    const int n = per_channel ? file_channels : 1;
-    for (int i = 0; i < n; ++i) {
-      streams_.push_back(std::make_unique<ssm::Stream>(model));
-      streams_.back()->prepare({c.sample_rate, block});
-    }
-    if (per_channel) {
-      tmp_in_.resize(max_frames);
-      tmp_out_.resize(max_frames);
-    }
-  }
-  int out_channels() const { return out_ch_; }
-
-  void run(const float* in, std::size_t frames, float* out) {
-    if (!per_channel_) {
-      for (std::size_t pos = 0; pos < frames; pos += block_) {
-        const std::size_t b = std::min(block_, frames - pos);
-        streams_[0]->process(in + pos * in_ch_, out + pos * out_ch_, b);
-      }
-      return;
-    }
-    for (int ch = 0; ch < in_ch_; ++ch) {
-      for (std::size_t t = 0; t < frames; ++t)
-        tmp_in_[t] = in[t * in_ch_ + ch];
-      for (std::size_t pos = 0; pos < frames; pos += block_) {
-        const std::size_t b = std::min(block_, frames - pos);
-        streams_[ch]->process(tmp_in_.data() + pos, tmp_out_.data() + pos, b);
-      }
-      for (std::size_t t = 0; t < frames; ++t)
-        out[t * out_ch_ + ch] = tmp_out_[t];
-    }
-  }
-
- private:
-  bool per_channel_;
-  std::size_t block_;
-  int in_ch_ = 1, out_ch_ = 1;
-  std::vector<std::unique_ptr<ssm::Stream>> streams_;
-  std::vector<float> tmp_in_, tmp_out_;
-};
-
 }  // namespace
 
 int run_render(const RenderOptions& o) {
@@ -131,58 +81,51 @@ int run_render(const RenderOptions& o) {
   const dsp::AudioFormatInfo info = reader.info();
   const int fch = info.channels;
   const double frate = info.sample_rate;
-  bool per_channel;
-  if (c.in_channels == fch) {
-    per_channel = false;
-  } else if (c.in_channels == 1 && c.out_channels == 1) {
-    per_channel = true;  // each channel through its own state
-  } else {
+  // A mono model runs once per channel, each with its own state; any other
+  // model must take the file's channel count.
+  if (c.in_channels != fch && !(c.in_channels == 1 && c.out_channels == 1)) {
     throw InputError(o.in + ": has " + std::to_string(fch) + " channel(s) but the model takes " +
                      std::to_string(c.in_channels));
   }
   const bool resample = frate != mrate;
+  // The same effect chain the plugin runs (fx::ModelInstance): resampled
+  // through libsoxr when the file's rate is not the model's, with the
+  // chain's latency trimmed from the start and the tail flushed at the end.
   const std::size_t chunk = o.offline ? 65536 : 8192;  // file frames per read
-  const std::size_t mcap = (resample ? dsp::Resampler::output_frames_for(chunk, frate, mrate) : chunk) + 64;
-  const std::size_t block = o.offline ? mcap : o.block;
-  ModelRunner runner(model, per_channel, fch, block, mcap);
-  const int och = runner.out_channels();
-
-  std::optional<dsp::Resampler> rs_in, rs_out;
-  if (resample) {
-    rs_in.emplace(frate, mrate, fch);
-    rs_out.emplace(mrate, frate, och);
-  }
-  const std::size_t ocap = (resample ? dsp::Resampler::output_frames_for(mcap, mrate, frate) : mcap) + 64;
-  std::vector<float> fin(chunk * fch), mbuf(mcap * fch), mout(mcap * och), obuf(ocap * och);
+  const std::size_t block = o.offline ? chunk : o.block;
+  fx::ModelInstance inst(model, fx::HostSpec{frate, block, fch});
+  const int och = inst.out_channels();
+  const std::size_t latency = static_cast<std::size_t>(inst.latency_samples());
+  std::vector<float> fin(chunk * fch), fout(chunk * och);
+  std::vector<std::vector<float>> pin(fch, std::vector<float>(block)), pout(och, std::vector<float>(block));
+  std::vector<const float*> pin_p(fch);
+  std::vector<float*> pout_p(och);
 
   dsp::AudioFileWriter writer = dsp::AudioFileWriter::create(o.out, frate, och, o.in, info.is_float);
-  std::size_t frames_read = 0, frames_written = 0;
-  auto emit = [&](const float* data, std::size_t n) {  // never runs ahead of the input
-    const std::size_t room = frames_read - frames_written;
-    n = std::min(n, room);
-    if (n)
-      output_step(o.out, [&] { writer.write(data, n); });
-    frames_written += n;
-  };
-  auto feed_out = [&](const float* m, std::size_t n) {
-    if (!resample) {
-      emit(m, n);
-      return;
+  std::size_t frames_read = 0, frames_written = 0, to_skip = latency;
+  // Interleaved frames in -> the chain, `block` frames per call -> trimmed, written.
+  auto run = [&](const float* in, std::size_t n) {
+    for (std::size_t pos = 0; pos < n; pos += block) {
+      const std::size_t b = std::min(block, n - pos);
+      for (int c = 0; c < fch; ++c) {
+        for (std::size_t t = 0; t < b; ++t)
+          pin[c][t] = in[(pos + t) * fch + c];
+        pin_p[c] = pin[c].data();
+      }
+      for (int c = 0; c < och; ++c)
+        pout_p[c] = pout[c].data();
+      inst.process(pin_p.data(), pout_p.data(), b);
+      std::size_t start = std::min(to_skip, b);
+      to_skip -= start;
+      std::size_t m = std::min(b - start, frames_read - frames_written);  // never runs past the input
+      for (std::size_t t = 0; t < m; ++t) {
+        for (int c = 0; c < och; ++c)
+          fout[t * och + c] = pout[c][start + t];
+      }
+      if (m)
+        output_step(o.out, [&] { writer.write(fout.data(), m); });
+      frames_written += m;
     }
-    std::size_t done = 0;
-    for (;;) {
-      std::size_t used = 0;
-      const std::size_t got = rs_out->process(m + done * och, n - done, &used, obuf.data(), ocap);
-      done += used;
-      if (got)
-        emit(obuf.data(), got);
-      if (done == n && got == 0)
-        break;
-    }
-  };
-  auto feed_model = [&](const float* m, std::size_t n) {
-    runner.run(m, n, mout.data());
-    feed_out(mout.data(), n);
   };
 
   const bool progress = !o.json && isatty(STDERR_FILENO) && info.frames > 0;
@@ -206,20 +149,7 @@ int run_render(const RenderOptions& o) {
       }
     }
     frames_read += n;
-    if (!resample) {
-      feed_model(fin.data(), n);
-    } else {
-      std::size_t done = 0;
-      for (;;) {
-        std::size_t used = 0;
-        const std::size_t got = rs_in->process(fin.data() + done * fch, n - done, &used, mbuf.data(), mcap);
-        done += used;
-        if (got)
-          feed_model(mbuf.data(), got);
-        if (done == n && got == 0)
-          break;
-      }
-    }
+    run(fin.data(), n);
     if (progress) {
       const int pct = static_cast<int>(100.0 * double(frames_read) / double(info.frames));
       if (pct != last_pct) {
@@ -232,16 +162,13 @@ int run_render(const RenderOptions& o) {
       }
     }
   }
-  if (resample) {
-    while (std::size_t got = rs_in->flush(mbuf.data(), mcap))
-      feed_model(mbuf.data(), got);
-    while (std::size_t got = rs_out->flush(obuf.data(), ocap))
-      emit(obuf.data(), got);
-  }
-  if (frames_written < frames_read) {  // resampler tail shorter than the input: pad with silence
-    std::vector<float> zeros(std::min<std::size_t>(frames_read - frames_written, 4096) * och, 0.0f);
-    while (frames_written < frames_read)
-      emit(zeros.data(), zeros.size() / och);
+  // The chain's tail: feed silence until every input frame has come out.
+  std::fill(fin.begin(), fin.end(), 0.0f);
+  while (frames_written < frames_read) {
+    const std::size_t before = frames_written;
+    run(fin.data(), std::min(chunk, latency + block));
+    if (frames_written == before && to_skip == 0)
+      break;  // cannot happen: the chain emits one frame per frame after its latency
   }
   check_interrupted();
   output_step(o.out, [&] { writer.commit(); });
@@ -258,6 +185,7 @@ int run_render(const RenderOptions& o) {
                         {"sample_rate", frate},
                         {"model_sample_rate", mrate},
                         {"resampled", resample},
+                        {"latency_frames", latency},
                         {"channels_in", fch},
                         {"channels_out", och},
                         {"mode", o.offline ? "offline" : "streaming"},

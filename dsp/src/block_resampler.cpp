@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +18,24 @@ namespace {
 // Warm-up chunks of silence: with 200, 44.1 -> 48 kHz still allocated once
 // in the next 50 000 calls; with 5 000, none did (docs/dsp.md).
 constexpr int kWarmupChunks = 5000;
+
+// Warm-up chunks, rounded up so that the warm-up ends on an output sample:
+// for integer rates in, out with g = gcd(in, out), after W input frames the
+// output grid sits at W·out/in, an integer when W is a multiple of in/g. The
+// signal that follows then starts exactly on the output grid, and the
+// resampler's delay is a whole number of output frames (up to soxr's own
+// filter alignment), so a chain up and back down has an integer latency.
+int warmup_chunks(double in_rate, double out_rate) {
+  const double ri = std::round(in_rate), ro = std::round(out_rate);
+  if (ri != in_rate || ro != out_rate || ri > 1e7 || ro > 1e7)
+    return kWarmupChunks;
+  const long in = static_cast<long>(ri), out = static_cast<long>(ro);
+  const long period = in / std::gcd(in, out);                                           // input frames
+  const long q = period / std::gcd(period, static_cast<long>(BlockResampler::kChunk));  // chunks
+  if (q > kWarmupChunks)
+    return kWarmupChunks;
+  return static_cast<int>((kWarmupChunks + q - 1) / q * q);
+}
 
 }  // namespace
 
@@ -49,12 +68,22 @@ void BlockResampler::prepare(double in_rate, double out_rate, int channels, std:
   out_begin_ = out_end_ = 0;
   overruns_ = 0;
   failed_ = false;
-  for (int i = 0; i < kWarmupChunks && !failed_; ++i) {
+  const int warmup = warmup_chunks(in_rate, out_rate);
+  for (int i = 0; i < warmup && !failed_; ++i) {
     if (!run_chunk(pending_.data()))  // silence
       throw std::runtime_error("block resampler: soxr failed while warming up");
     out_begin_ = out_end_ = 0;  // the warm-up's output (silence) is dropped
   }
   delay_ = soxr_delay(handle_);
+}
+
+void BlockResampler::prime(std::size_t frames) {
+  std::vector<float> zeros(kChunk * static_cast<std::size_t>(channels_), 0.0f);
+  while (frames > 0) {
+    const std::size_t n = std::min(frames, kChunk);
+    process(zeros.data(), n, nullptr, 0);
+    frames -= n;
+  }
 }
 
 bool BlockResampler::run_chunk(const float* chunk) noexcept {
@@ -107,6 +136,8 @@ std::size_t BlockResampler::process(const float* in, std::size_t n, float* out, 
     }
   }
   const std::size_t give = std::min(out_capacity, available());
+  if (give == 0)
+    return 0;
   std::memcpy(out, out_.data() + out_begin_ * C, give * C * sizeof(float));
   out_begin_ += give;
   if (out_begin_ == out_end_)

@@ -23,6 +23,8 @@ constexpr int kMaxLayers = 1024;
 class Loader {
  public:
   explicit Loader(const std::string& path) : path_(path), file_(read_safetensors(path)) {}
+  Loader(std::vector<unsigned char> bytes, const std::string& name)
+      : path_(name), file_(parse_safetensors(std::move(bytes), name)) {}
 
   ModelWeights load() {
     parse_metadata();
@@ -359,13 +361,26 @@ ModelWeights load_model_weights(const std::string& path) {
   return Loader(path).load();
 }
 
-std::shared_ptr<const Model> load_model(const std::string& path) {
-  ModelWeights w = load_model_weights(path);
+ModelWeights load_model_weights_from_memory(std::vector<unsigned char> bytes, const std::string& name) {
+  return Loader(std::move(bytes), name).load();
+}
+
+namespace {
+std::shared_ptr<const Model> create_or_fail(const ModelWeights& w, const std::string& name) {
   try {
     return Model::create(w);
   } catch (const std::invalid_argument& e) {
-    throw ModelLoadError(path + ": " + e.what());
+    throw ModelLoadError(name + ": " + e.what());
   }
+}
+}  // namespace
+
+std::shared_ptr<const Model> load_model(const std::string& path) {
+  return create_or_fail(load_model_weights(path), path);
+}
+
+std::shared_ptr<const Model> load_model_from_memory(std::vector<unsigned char> bytes, const std::string& name) {
+  return create_or_fail(load_model_weights_from_memory(std::move(bytes), name), name);
 }
 
 void save_model_weights(const ModelWeights& w, const std::string& path) {

@@ -97,6 +97,12 @@ SafetensorsFile read_safetensors(const std::string& path) {
     if (got != bytes.size())
       fail(path, std::string("read error: ") + std::strerror(errno));
   }
+  return parse_safetensors(std::move(bytes), path);
+}
+
+SafetensorsFile parse_safetensors(std::vector<unsigned char> bytes, const std::string& path) {
+  if (bytes.size() > kMaxFileBytes)
+    fail(path, "too large (" + std::to_string(bytes.size()) + " bytes; the limit is 4 GiB)");
   if (bytes.size() < 8) {
     fail(path, "truncated: " + std::to_string(bytes.size()) +
                    " bytes, a safetensors file starts with an 8-byte header length");

@@ -35,6 +35,12 @@ class BlockResampler {
   // std::runtime_error carrying soxr's message if it refuses.
   void prepare(double in_rate, double out_rate, int channels, std::size_t max_in_frames);
 
+  // Feeds `frames` frames of silence whose output stays buffered (it comes
+  // out first, before the output of later input): delays this resampler by
+  // that many input frames. For set-up after prepare(), e.g. to align a chain
+  // of two resamplers on a whole-frame latency. Not real-time by intent.
+  SW_NONREALTIME void prime(std::size_t frames);
+
   // Takes n ≤ max_in_frames input frames, converts every full chunk, then
   // writes up to out_capacity frames of converted output (oldest first) and
   // returns how many. Output not taken stays buffered (up to

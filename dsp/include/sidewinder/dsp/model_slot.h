@@ -98,6 +98,21 @@ class ObjectSlot {
     return current_;
   }
 
+  // Audio side, for callers that manage "current" themselves (e.g. to
+  // crossfade from the old object to the new one): takes the pending object,
+  // if any, out of the slot; the caller owns it until it hands it to
+  // retire(). Do not mix with acquire(). Real-time safe; wait-free.
+  SW_REALTIME T* take_pending() noexcept {
+    if (pending_.load(std::memory_order_relaxed) == nullptr)
+      return nullptr;
+    return pending_.exchange(nullptr, std::memory_order_acquire);
+  }
+
+  // Audio side: hands an object taken with take_pending() back to be deleted
+  // by collect_garbage(). Returns false (and keeps nothing) if the retire
+  // queue is full: keep the object and try again later. Real-time safe.
+  SW_REALTIME bool retire(T* object) noexcept { return object == nullptr || retired_.push(object); }
+
   // Audio side: the object returned by the last acquire() (nullptr if none).
   // Audio thread only (or any thread once the audio thread has stopped).
   // Real-time safe.

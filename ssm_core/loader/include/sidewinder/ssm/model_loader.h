@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sidewinder/ssm/model.h"
 #include "sidewinder/ssm/model_weights.h"
@@ -21,6 +22,11 @@ ModelWeights load_model_weights(const std::string& path);
 
 // load_model_weights + Model::create.
 std::shared_ptr<const Model> load_model(const std::string& path);
+
+// The same for a file's bytes already in memory (a model embedded in a saved
+// plugin state); `name` stands for the path in messages.
+ModelWeights load_model_weights_from_memory(std::vector<unsigned char> bytes, const std::string& name);
+std::shared_ptr<const Model> load_model_from_memory(std::vector<unsigned char> bytes, const std::string& name);
 
 // Writes weights as a Sidewinder format-1 file (F32), metadata included.
 void save_model_weights(const ModelWeights& weights, const std::string& path);

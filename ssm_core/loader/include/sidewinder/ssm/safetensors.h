@@ -48,6 +48,9 @@ std::string shape_str(const std::vector<std::int64_t>& shape);
 
 // Throws ModelLoadError "<path>: <what is wrong>".
 SafetensorsFile read_safetensors(const std::string& path);
+// The same checks on bytes already in memory (e.g. a model embedded in a
+// plugin's saved state); `name` stands for the path in messages.
+SafetensorsFile parse_safetensors(std::vector<unsigned char> bytes, const std::string& name);
 
 struct TensorToWrite {
   std::vector<std::int64_t> shape;
