@@ -15,11 +15,15 @@ class AllocationScope {
   ~AllocationScope();
   // Allocations by this thread since construction.
   std::size_t count() const noexcept;
+  // Those of them called from code outside the main executable (a plugin
+  // and the libraries it loaded, or a system library); the rest came from
+  // the executable itself (e.g. a host's own plugin-hosting code).
+  std::size_t count_outside_main_program() const noexcept;
   AllocationScope(const AllocationScope&) = delete;
   AllocationScope& operator=(const AllocationScope&) = delete;
 
  private:
-  std::size_t start_;
+  std::size_t start_, start_outside_;
   bool was_armed_;
 };
 

@@ -130,6 +130,16 @@ void Effect::process(float* const* io, std::size_t n) noexcept {
 
 void Effect::process_piece(float* const* io, std::size_t n) noexcept {
   const int C = spec_.channels;
+  if (reset_requested_.exchange(false, std::memory_order_acquire)) {
+    if (fading_ != nullptr && slot_.retire(fading_))
+      fading_ = nullptr;
+    if (current_ != nullptr)
+      current_->reset();
+    for (auto& line : delay_)
+      std::fill(line.begin(), line.end(), 0.0f);
+    for (auto* s : {&in_gain_, &out_gain_, &mix_, &norm_, &bypass_, &fade_, &mute_})
+      s->snap();
+  }
   // A new model: crossfade from the current one (if a fade is still running,
   // the new model waits for the next block).
   if (fading_ == nullptr && slot_.has_pending()) {

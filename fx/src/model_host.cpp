@@ -162,6 +162,11 @@ void ModelHost::set_listener(std::function<void(const ModelStatus&)> listener) {
   listener_ = std::move(listener);
 }
 
+void ModelHost::set_poll(std::function<void()> poll) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  poll_ = std::move(poll);
+}
+
 void ModelHost::notify() {
   std::function<void(const ModelStatus&)> l;
   ModelStatus s;
@@ -178,9 +183,15 @@ void ModelHost::worker() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_) {
     if (queue_.empty()) {
-      // Wake now and then to free what the audio thread retired.
-      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      // Wake now and then to free what the audio thread retired and to run
+      // the front end's poll.
+      cv_.wait_for(lock, std::chrono::milliseconds(kPollMilliseconds));
+      if (stop_)
+        break;
+      std::function<void()> poll = poll_;
       lock.unlock();
+      if (poll)
+        poll();
       effect_.collect_garbage();
       lock.lock();
       continue;

@@ -46,8 +46,8 @@ Editor::Editor(Processor& p) : AudioProcessorEditor(&p), processor_(p) {
   browser_.onChange = [this] { on_browser_change(); };
   addAndMakeVisible(load_button_);
   load_button_.onClick = [this] {
-    chooser_ = std::make_unique<juce::FileChooser>("Load a Sidewinder model", processor_.user_folder(),
-                                                   "*.safetensors");
+    chooser_ =
+        std::make_unique<juce::FileChooser>("Load a Sidewinder model", processor_.user_folder(), "*.safetensors");
     chooser_->launchAsync(juce::FileBrowserComponent::openMode | juce::FileBrowserComponent::canSelectFiles,
                           [this](const juce::FileChooser& fc) {
                             const juce::File f = fc.getResult();
@@ -67,7 +67,8 @@ Editor::Editor(Processor& p) : AudioProcessorEditor(&p), processor_(p) {
                             }
                           });
   };
-  for (auto* l : {&title_, &name_, &description_, &licence_, &info_, &error_, &input_label_, &output_label_, &mix_label_})
+  for (auto* l :
+       {&title_, &name_, &description_, &licence_, &info_, &error_, &input_label_, &output_label_, &mix_label_})
     addAndMakeVisible(*l);
   style_label(title_, 22.0f, kAccent);
   title_.setText("SIDEWINDER", juce::dontSendNotification);
@@ -76,7 +77,8 @@ Editor::Editor(Processor& p) : AudioProcessorEditor(&p), processor_(p) {
   style_label(licence_, 12.0f, kDim);
   style_label(info_, 12.0f, kDim);
   style_label(error_, 13.0f, kError);
-  for (auto [l, t] : {std::pair{&input_label_, "Input"}, std::pair{&output_label_, "Output"}, std::pair{&mix_label_, "Mix"}}) {
+  for (auto [l, t] :
+       {std::pair{&input_label_, "Input"}, std::pair{&output_label_, "Output"}, std::pair{&mix_label_, "Mix"}}) {
     style_label(*l, 13.0f, kText);
     l->setJustificationType(juce::Justification::centred);
     l->setText(t, juce::dontSendNotification);
@@ -216,7 +218,8 @@ void Editor::resized() {
   bypass_.setBounds(toggles.removeFromLeft(100));
   normalise_.setBounds(toggles.removeFromLeft(160));
   const int w = r.getWidth() / 3;
-  for (auto [s, l] : {std::pair{&input_, &input_label_}, std::pair{&output_, &output_label_}, std::pair{&mix_, &mix_label_}}) {
+  for (auto [s, l] :
+       {std::pair{&input_, &input_label_}, std::pair{&output_, &output_label_}, std::pair{&mix_, &mix_label_}}) {
     auto c = r.removeFromLeft(w);
     l->setBounds(c.removeFromTop(18));
     s->setBounds(c.reduced(8, 0));

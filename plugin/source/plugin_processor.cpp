@@ -34,11 +34,14 @@ juce::AudioProcessorValueTreeState::ParameterLayout Processor::make_layout() {
   using namespace juce;
   auto db = [](float v, int) { return String(v, 1) + " dB"; };
   std::vector<std::unique_ptr<RangedAudioParameter>> p;
-  p.push_back(std::make_unique<AudioParameterFloat>(ParameterID{param::kInputGain, 1}, "Input", NormalisableRange<float>(-24.0f, 24.0f, 0.01f), 0.0f,
-                                                    AudioParameterFloatAttributes().withLabel("dB").withStringFromValueFunction(db)));
-  p.push_back(std::make_unique<AudioParameterFloat>(ParameterID{param::kOutputGain, 1}, "Output", NormalisableRange<float>(-24.0f, 24.0f, 0.01f), 0.0f,
-                                                    AudioParameterFloatAttributes().withLabel("dB").withStringFromValueFunction(db)));
-  p.push_back(std::make_unique<AudioParameterFloat>(ParameterID{param::kMix, 1}, "Mix", NormalisableRange<float>(0.0f, 100.0f, 0.1f), 100.0f,
+  p.push_back(std::make_unique<AudioParameterFloat>(
+      ParameterID{param::kInputGain, 1}, "Input", NormalisableRange<float>(-24.0f, 24.0f, 0.01f), 0.0f,
+      AudioParameterFloatAttributes().withLabel("dB").withStringFromValueFunction(db)));
+  p.push_back(std::make_unique<AudioParameterFloat>(
+      ParameterID{param::kOutputGain, 1}, "Output", NormalisableRange<float>(-24.0f, 24.0f, 0.01f), 0.0f,
+      AudioParameterFloatAttributes().withLabel("dB").withStringFromValueFunction(db)));
+  p.push_back(std::make_unique<AudioParameterFloat>(ParameterID{param::kMix, 1}, "Mix",
+                                                    NormalisableRange<float>(0.0f, 100.0f, 0.1f), 100.0f,
                                                     AudioParameterFloatAttributes().withLabel("%")));
   p.push_back(std::make_unique<AudioParameterBool>(ParameterID{param::kBypass, 1}, "Bypass", false));
   p.push_back(std::make_unique<AudioParameterBool>(ParameterID{param::kNormalise, 1}, "Normalise", false));
@@ -63,10 +66,39 @@ Processor::Processor()
   settings_ = std::make_unique<juce::PropertiesFile>(o);
   host_.set_listener([this](const fx::ModelStatus& s) { on_model_status(s); });
   host_.load_now(preset_source(kDefaultPreset));  // ready before the first block
+  const auto& presets = bundled_presets();
+  for (std::size_t i = 0; i < presets.size(); ++i) {
+    if (presets[i].name == kDefaultPreset)
+      program_.store(static_cast<int>(i));
+  }
+  host_.set_poll([this] {
+    const int want = requested_program_.exchange(-1);
+    if (want >= 0 && want < static_cast<int>(bundled_presets().size()))
+      host_.load_now(preset_source(bundled_presets()[static_cast<std::size_t>(want)].name));
+  });
 }
 
 Processor::~Processor() {
   host_.set_listener(nullptr);
+  host_.set_poll(nullptr);
+  cancelPendingUpdate();
+}
+
+int Processor::getNumPrograms() {
+  return juce::jmax(1, static_cast<int>(bundled_presets().size()));
+}
+
+const juce::String Processor::getProgramName(int index) {
+  const auto& p = bundled_presets();
+  return index >= 0 && index < static_cast<int>(p.size()) ? juce::String(p[static_cast<std::size_t>(index)].name)
+                                                          : juce::String("Default");
+}
+
+void Processor::setCurrentProgram(int index) {
+  if (index < 0 || index >= static_cast<int>(bundled_presets().size()))
+    return;
+  program_.store(index);
+  requested_program_.store(index);
 }
 
 fx::ModelSource Processor::preset_source(const std::string& name) const {
@@ -85,13 +117,20 @@ fx::ModelSource Processor::preset_source(const std::string& name) const {
 void Processor::on_model_status(const fx::ModelStatus& s) {
   // Called on the loading thread. Latency changes go to the host from the
   // message thread.
-  const int latency = s.latency;
-  if (juce::MessageManager::getInstanceWithoutCreating() != nullptr &&
-      juce::MessageManager::getInstance()->isThisTheMessageThread()) {
-    setLatencySamples(latency);
-  } else {
-    juce::MessageManager::callAsync([this, latency] { setLatencySamples(latency); });
+  if (s.loaded && s.source.kind == fx::ModelSource::Kind::preset) {
+    const auto& presets = bundled_presets();
+    for (std::size_t i = 0; i < presets.size(); ++i) {
+      if (presets[i].name == s.source.name)
+        program_.store(static_cast<int>(i));
+    }
   }
+  pending_latency_.store(s.latency);
+  if (s.latency != getLatencySamples())
+    triggerAsyncUpdate();  // cancelled by ~AsyncUpdater if the processor goes first
+}
+
+void Processor::handleAsyncUpdate() {
+  setLatencySamples(pending_latency_.load());
 }
 
 bool Processor::isBusesLayoutSupported(const BusesLayout& layouts) const {
@@ -107,6 +146,7 @@ void Processor::prepareToPlay(double sample_rate, int max_block) {
   spec.max_block_size = static_cast<std::size_t>(juce::jlimit(1, kMaxBlock, max_block));
   spec.channels = juce::jmax(1, getTotalNumOutputChannels());
   host_.prepare(spec);
+  cancelPendingUpdate();
   setLatencySamples(host_.status().latency);
 }
 
@@ -147,10 +187,9 @@ void Processor::load_file_async(const std::string& path) {
 }
 
 juce::File Processor::user_folder() const {
-  return juce::File(settings_->getValue("user_folder",
-                                        juce::File::getSpecialLocation(juce::File::userDocumentsDirectory)
-                                            .getChildFile("Sidewinder")
-                                            .getFullPathName()));
+  return juce::File(settings_->getValue(
+      "user_folder",
+      juce::File::getSpecialLocation(juce::File::userDocumentsDirectory).getChildFile("Sidewinder").getFullPathName()));
 }
 
 void Processor::set_user_folder(const juce::File& folder) {

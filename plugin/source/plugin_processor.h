@@ -33,7 +33,7 @@ struct BundledPreset {
 };
 const std::vector<BundledPreset>& bundled_presets();
 
-class Processor : public juce::AudioProcessor {
+class Processor : public juce::AudioProcessor, private juce::AsyncUpdater {
  public:
   Processor();
   ~Processor() override;
@@ -41,6 +41,8 @@ class Processor : public juce::AudioProcessor {
   // Message thread / host set-up: allocates, builds the model instance.
   void prepareToPlay(double sample_rate, int max_block) override;
   void releaseResources() override {}
+  // Clears the models' states at the start of the next block (any thread).
+  void reset() override { effect_.reset(); }
   bool isBusesLayoutSupported(const BusesLayout& layouts) const override;
   // Audio thread: no allocation, lock or I/O (tests/plugin_host checks).
   void processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer& midi) override;
@@ -52,10 +54,13 @@ class Processor : public juce::AudioProcessor {
   bool acceptsMidi() const override { return false; }
   bool producesMidi() const override { return false; }
   double getTailLengthSeconds() const override { return 0.0; }
-  int getNumPrograms() override { return 1; }
-  int getCurrentProgram() override { return 0; }
-  void setCurrentProgram(int) override {}
-  const juce::String getProgramName(int) override { return "Default"; }
+  // Programs = the bundled presets. setCurrentProgram may come on the audio
+  // thread (some wrappers deliver program changes in process()): it only
+  // stores the request; the model host's worker loads it.
+  int getNumPrograms() override;
+  int getCurrentProgram() override { return program_.load(); }
+  void setCurrentProgram(int index) override;
+  const juce::String getProgramName(int index) override;
   void changeProgramName(int, const juce::String&) override {}
   juce::AudioProcessorParameter* getBypassParameter() const override;
 
@@ -81,6 +86,7 @@ class Processor : public juce::AudioProcessor {
   static juce::AudioProcessorValueTreeState::ParameterLayout make_layout();
   fx::ModelSource preset_source(const std::string& name) const;
   void on_model_status(const fx::ModelStatus& status);
+  void handleAsyncUpdate() override;  // message thread: report a new latency
 
   fx::Effect effect_;
   fx::ModelHost host_{effect_};
@@ -91,6 +97,9 @@ class Processor : public juce::AudioProcessor {
   std::atomic<float>* bypass_ = nullptr;
   std::atomic<float>* normalise_ = nullptr;
   std::unique_ptr<juce::PropertiesFile> settings_;
+  std::atomic<int> program_{0};             // the preset shown as current program
+  std::atomic<int> requested_program_{-1};  // set on any thread, loaded by the worker
+  std::atomic<int> pending_latency_{0};
 
   JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(Processor)
 };

@@ -78,6 +78,15 @@ class Effect {
   // I/O; sets FTZ/DAZ for the call.
   SW_REALTIME void process(float* const* io, std::size_t n) noexcept;
 
+  // Any thread: asks the audio thread to clear every recurrent state at the
+  // start of its next block (models' states, dry delay line, latency FIFOs'
+  // contents are kept; a running crossfade ends on the new model; parameter
+  // ramps jump to their targets). The resamplers' filter histories are not
+  // cleared (libsoxr cannot without allocating): at a host rate other than
+  // the model's, up to their delay of pre-reset sound still comes out.
+  // Real-time safe (an atomic flag).
+  SW_REALTIME void reset() noexcept { reset_requested_.store(true, std::memory_order_release); }
+
   EffectParameters& parameters() noexcept { return params_; }
   const HostSpec& spec() const noexcept { return spec_; }
 
@@ -115,6 +124,7 @@ class Effect {
   std::atomic<float> in_peak_{0.0f}, out_peak_{0.0f}, cpu_load_{0.0f};
   std::atomic<std::uint64_t> nonfinite_{0}, underruns_{0};
   std::atomic<int> latency_{0};
+  std::atomic<bool> reset_requested_{false};
 };
 
 }  // namespace sw::fx

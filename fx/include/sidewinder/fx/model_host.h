@@ -65,6 +65,11 @@ class ModelHost {
   ModelStatus status() const;
   // Called (on the loading thread, outside the lock) after every status change.
   void set_listener(std::function<void(const ModelStatus&)> listener);
+  // Called on the worker thread every kPollMilliseconds (outside the lock):
+  // lets a front end turn requests made on the audio thread (stored in an
+  // atomic) into loads (load_now is fine from inside the poll).
+  static constexpr int kPollMilliseconds = 50;
+  void set_poll(std::function<void()> poll);
 
  private:
   bool load(ModelSource source);
@@ -79,6 +84,7 @@ class ModelHost {
   std::shared_ptr<const ssm::Model> model_;
   ModelStatus status_;
   std::function<void(const ModelStatus&)> listener_;
+  std::function<void()> poll_;
   std::deque<ModelSource> queue_;
   int busy_ = 0;
   bool stop_ = false;
