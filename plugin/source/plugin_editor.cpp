@@ -4,8 +4,8 @@
 namespace sw::plugin {
 namespace {
 
-const juce::Colour kBackground(0xff16181d), kPanel(0xff22252c), kAccent(0xff49c5b6), kText(0xffe6e6e6),
-    kDim(0xff9aa0a8), kError(0xffff6b5e);
+const juce::Colour kBackground(0xff16181d), kPanel(0xff22252c), kTrack(0xff0e0f12), kAccent(0xff49c5b6),
+    kText(0xffe6e6e6), kDim(0xff9aa0a8), kError(0xffff6b5e);
 constexpr int kPresetIdBase = 1, kUserIdBase = 1000;
 
 void style_label(juce::Label& l, float size, juce::Colour c) {
@@ -31,8 +31,13 @@ void Meter::push(float peak) {
 
 void Meter::paint(juce::Graphics& g) {
   auto r = getLocalBounds().toFloat();
-  g.setColour(kPanel);
+  g.setColour(kTrack);
   g.fillRoundedRectangle(r, 3.0f);
+  g.setColour(kDim.withAlpha(0.4f));
+  for (float db : {-48.0f, -24.0f, -12.0f, -6.0f, 0.0f}) {  // ticks
+    const float y = r.getBottom() - 2.0f - (r.getHeight() - 4.0f) * (db + 60.0f) / 66.0f;
+    g.drawHorizontalLine(static_cast<int>(y), r.getX() + 2.0f, r.getRight() - 2.0f);
+  }
   const float frac = juce::jlimit(0.0f, 1.0f, (level_db_ + 60.0f) / 66.0f);
   auto bar = r.reduced(2.0f).removeFromBottom((r.getHeight() - 4.0f) * frac);
   g.setColour(level_db_ > -0.1f ? kError : kAccent);
@@ -95,6 +100,7 @@ Editor::Editor(Processor& p) : AudioProcessorEditor(&p), processor_(p) {
   input_att_ = std::make_unique<SliderAttachment>(apvts, param::kInputGain, input_);
   output_att_ = std::make_unique<SliderAttachment>(apvts, param::kOutputGain, output_);
   mix_att_ = std::make_unique<SliderAttachment>(apvts, param::kMix, mix_);
+  mix_.setTextValueSuffix(" %");
   bypass_att_ = std::make_unique<ButtonAttachment>(apvts, param::kBypass, bypass_);
   normalise_att_ = std::make_unique<ButtonAttachment>(apvts, param::kNormalise, normalise_);
   refresh_browser();
