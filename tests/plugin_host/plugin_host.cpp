@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -343,6 +344,153 @@ void test_state(Host& h, const Options& o) {
   report(twice == 0.0 && round_trip && (!can_reset || worst == 0.0) && changed > 0.01, msg);
 }
 
+// ---- the VST3 state blob, opened up (for the embedded-model test) ----------
+// JUCE's binary XML (AudioProcessor::copyXmlToBinary): magic, length, text.
+std::unique_ptr<juce::XmlElement> xml_from_binary(const void* data, std::size_t size, std::size_t* used = nullptr) {
+  if (size < 8)
+    return nullptr;
+  const auto* b = static_cast<const juce::uint8*>(data);
+  if (juce::ByteOrder::littleEndianInt(b) != 0x21324356)
+    return nullptr;
+  const std::size_t len = juce::ByteOrder::littleEndianInt(b + 4);
+  if (8 + len > size)
+    return nullptr;
+  if (used != nullptr)
+    *used = 8 + len;
+  return juce::parseXML(juce::String::fromUTF8(reinterpret_cast<const char*>(b + 8), static_cast<int>(len) - 1));
+}
+
+juce::MemoryBlock xml_to_binary(const juce::XmlElement& xml) {
+  const juce::String text = xml.toString(juce::XmlElement::TextFormat().singleLine());
+  juce::MemoryOutputStream out;
+  out.writeInt(0x21324356);
+  out.writeInt(static_cast<int>(text.getNumBytesAsUTF8()) + 1);
+  out.write(text.toRawUTF8(), text.getNumBytesAsUTF8() + 1);
+  return out.getMemoryBlock();
+}
+
+// The JUCE VST3 host's state is <VST3PluginState><IComponent>base64</...>;
+// the component state starts with the plugin's own blob (our XML), followed
+// by the JUCE wrapper's private data. Calls edit() on our XML and rebuilds.
+bool edit_vst3_state(juce::MemoryBlock& state, const std::function<void(juce::XmlElement&)>& edit) {
+  auto outer = xml_from_binary(state.getData(), state.getSize());
+  if (outer == nullptr)
+    return false;
+  auto* comp = outer->getChildByName("IComponent");
+  juce::MemoryBlock bytes;
+  if (comp == nullptr || !bytes.fromBase64Encoding(comp->getAllSubText()))
+    return false;
+  std::size_t used = 0;
+  auto ours = xml_from_binary(bytes.getData(), bytes.getSize(), &used);
+  if (ours == nullptr)
+    return false;
+  edit(*ours);
+  juce::MemoryBlock rebuilt = xml_to_binary(*ours);
+  rebuilt.append(static_cast<const char*>(bytes.getData()) + used, bytes.getSize() - used);
+  comp->deleteAllTextElements();
+  comp->addTextElement(rebuilt.toBase64Encoding());
+  state = xml_to_binary(*outer);
+  return true;
+}
+
+// ---- embedded model: a project opens where the user's model file is gone ----
+void test_embedded(Host& h, const Options& o) {
+  const double rate = 48000.0;
+  const int block = 128;
+  const std::size_t frames = 48000;
+  const Planar x = make_signal(frames, rate);
+  // The user's model: a file outside the plugin (a copy of a shipped model
+  // under another name, so the plugin treats it as a user file).
+  const juce::File work(o.work);
+  const juce::File user = work.getChildFile("my-amp.safetensors");
+  juce::File(o.presets + "/fuzz-face.safetensors").copyFileTo(user);
+  juce::MemoryBlock model_bytes;
+  user.loadFileAsData(model_bytes);
+  // What `sidewinder render` makes of the input with that model.
+  const std::string in = o.work + "/emb_in.wav", ref = o.work + "/emb_ref.wav";
+  {
+    auto w = sw::dsp::AudioFileWriter::create(in, rate, 2, "", true);
+    const auto il = interleave(x);
+    w.write(il.data(), frames);
+    w.commit();
+  }
+  const std::string cmd =
+      "'" + o.cli + "' render '" + in + "' '" + ref + "' -m '" + user.getFullPathName().toStdString() + "' > /dev/null";
+  if (std::system(cmd.c_str()) != 0) {
+    report(false, "sidewinder render failed: " + cmd);
+    return;
+  }
+  std::vector<float> want(frames * 2);
+  sw::dsp::AudioFileReader::open(ref).read(want.data(), frames);
+
+  // A project saved with that model loaded: the default state with the
+  // model element a user-loaded file leaves behind (kind, path, the bytes).
+  auto a = h.create(rate, block);
+  juce::MemoryBlock state;
+  a->getStateInformation(state);
+  auto with_model = [&](const juce::MemoryBlock& data) {
+    juce::MemoryBlock s = state;
+    const bool ok = edit_vst3_state(s, [&](juce::XmlElement& xml) {
+      auto* m = xml.getChildByName("model");
+      m->setAttribute("kind", "file");
+      m->setAttribute("name", user.getFullPathName());
+      m->setAttribute("data", data.toBase64Encoding());
+    });
+    return ok ? s : juce::MemoryBlock();
+  };
+  const juce::MemoryBlock project = with_model(model_bytes);
+  if (project.isEmpty()) {
+    report(false, "embedded: could not open the VST3 state");
+    return;
+  }
+  user.deleteFile();  // the other machine does not have the file
+  auto b = h.create(rate, block);
+  b->setStateInformation(project.getData(), static_cast<int>(project.getSize()));
+  b->reset();
+  Host::run(*b, Planar(2, std::vector<float>(9600, 0.0f)), block);  // the crossfade to it
+  b->reset();
+  const Planar y = Host::run(*b, x, block);
+  double err = 0.0;
+  for (std::size_t t = 0; t < frames; ++t)
+    for (int c = 0; c < 2; ++c)
+      err = std::max(err, std::fabs(double(y[c][t]) - want[t * 2 + c]));
+  // ... and saves it again (the embedded copy travels on).
+  juce::MemoryBlock again;
+  b->getStateInformation(again);
+  bool embedded_again = false;
+  edit_vst3_state(again, [&](juce::XmlElement& xml) {
+    auto* m = xml.getChildByName("model");
+    juce::MemoryBlock d;
+    embedded_again = m != nullptr && m->getStringAttribute("kind") == "file" &&
+                     d.fromBase64Encoding(m->getStringAttribute("data")) && d == model_bytes;
+  });
+  char msg[260];
+  std::snprintf(msg, sizeof msg,
+                "embedded %s: a state with a user model whose file is gone plays it: max |plugin - render| = %.3g "
+                "(tol 1e-5); saved again with the copy: %s",
+                o.format.c_str(), err, embedded_again ? "yes" : "no");
+  report(err <= 1e-5 && embedded_again, msg);
+
+  // A broken embedded model: refused, the model that played keeps playing.
+  juce::MemoryBlock broken_bytes(model_bytes);
+  static_cast<char*>(broken_bytes.getData())[10] ^= 0x55;  // inside the header length / JSON
+  broken_bytes.setSize(broken_bytes.getSize() / 2);        // and truncated
+  const juce::MemoryBlock broken = with_model(broken_bytes);
+  auto c = h.create(rate, block);
+  const Planar dflt = Host::run(*c, x, block);
+  auto d = h.create(rate, block);
+  d->setStateInformation(broken.getData(), static_cast<int>(broken.getSize()));
+  const Planar yd = Host::run(*d, x, block);
+  double diff = 0.0;
+  for (int ch = 0; ch < 2; ++ch)
+    for (std::size_t t = 0; t < frames; ++t)
+      diff = std::max(diff, std::fabs(double(yd[ch][t]) - dflt[ch][t]));
+  report(diff == 0.0, "embedded " + o.format +
+                          ": a broken embedded model is refused and the default keeps playing "
+                          "(difference " +
+                          std::to_string(diff) + ")");
+}
+
 // ---- realtime: no allocation in processBlock -------------------------------
 void test_realtime(Host& h, const Options& o) {
   const double rate = 48000.0;
@@ -462,6 +610,8 @@ int main(int argc, char** argv) {
     test_state(h, o);
   if (want("realtime"))
     test_realtime(h, o);
+  if (want("embedded") && o.format == "vst3")  // (the LV2 state is lilv's; the plugin side is the same code)
+    test_embedded(h, o);
   std::printf("%s: %d failure(s)\n", o.format.c_str(), g_failures);
   return g_failures == 0 ? 0 : 1;
 }
