@@ -146,6 +146,7 @@ void Processor::prepareToPlay(double sample_rate, int max_block) {
   spec.max_block_size = static_cast<std::size_t>(juce::jlimit(1, kMaxBlock, max_block));
   spec.channels = juce::jmax(1, getTotalNumOutputChannels());
   host_.prepare(spec);
+  spare_.setSize(spec.channels, static_cast<int>(spec.max_block_size));
   cancelPendingUpdate();
   setLatencySamples(host_.status().latency);
 }
@@ -154,17 +155,39 @@ void Processor::processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer&
   juce::ScopedNoDenormals no_denormals;
   const int n = buffer.getNumSamples();
   const int channels = effect_.spec().channels;
-  if (buffer.getNumChannels() < channels || n <= 0) {
-    buffer.clear();
+  if (n <= 0)
     return;
-  }
   fx::EffectParameters& p = effect_.parameters();
   p.input_gain_db.store(input_gain_->load(std::memory_order_relaxed), std::memory_order_relaxed);
   p.output_gain_db.store(output_gain_->load(std::memory_order_relaxed), std::memory_order_relaxed);
   p.mix.store(mix_->load(std::memory_order_relaxed) * 0.01f, std::memory_order_relaxed);
   p.bypass.store(bypass_->load(std::memory_order_relaxed) >= 0.5f, std::memory_order_relaxed);
   p.normalise.store(normalise_->load(std::memory_order_relaxed) >= 0.5f, std::memory_order_relaxed);
-  effect_.process(buffer.getArrayOfWritePointers(), static_cast<std::size_t>(n));
+  const int have = buffer.getNumChannels();
+  if (have >= channels) {
+    effect_.process(buffer.getArrayOfWritePointers(), static_cast<std::size_t>(n));
+    return;
+  }
+  // Fewer channels than prepared for (a host that changed the layout without
+  // preparing again): the missing ones run on a copy of the last one in
+  // preallocated scratch, in pieces of the prepared block size.
+  float* io[16];
+  const int max_block = spare_.getNumSamples();
+  for (int done = 0; done < n; done += max_block) {
+    const int piece = juce::jmin(max_block, n - done);
+    for (int c = 0; c < channels; ++c) {
+      if (c < have) {
+        io[c] = buffer.getWritePointer(c, done);
+      } else {
+        io[c] = spare_.getWritePointer(c);
+        if (have > 0)
+          juce::FloatVectorOperations::copy(io[c], buffer.getReadPointer(have - 1, done), piece);
+        else
+          juce::FloatVectorOperations::clear(io[c], piece);
+      }
+    }
+    effect_.process(io, static_cast<std::size_t>(piece));
+  }
 }
 
 juce::AudioProcessorParameter* Processor::getBypassParameter() const {

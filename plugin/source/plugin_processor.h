@@ -97,6 +97,7 @@ class Processor : public juce::AudioProcessor, private juce::AsyncUpdater {
   std::atomic<float>* bypass_ = nullptr;
   std::atomic<float>* normalise_ = nullptr;
   std::unique_ptr<juce::PropertiesFile> settings_;
+  juce::AudioBuffer<float> spare_;          // [channels, max block]: see processBlock
   std::atomic<int> program_{0};             // the preset shown as current program
   std::atomic<int> requested_program_{-1};  // set on any thread, loaded by the worker
   std::atomic<int> pending_latency_{0};

@@ -95,17 +95,22 @@ class Host {
                 desc_.manufacturerName.toRawUTF8(), desc_.fileOrIdentifier.toRawUTF8());
   }
 
-  std::unique_ptr<juce::AudioPluginInstance> create(double rate, int block) {
+  std::unique_ptr<juce::AudioPluginInstance> create(double rate, int block, int channels = 2) {
     juce::String err;
     auto inst = fm_.createPluginInstance(desc_, rate, block, err);
     if (!inst) {
       std::fprintf(stderr, "cannot instantiate: %s\n", err.toRawUTF8());
       std::exit(2);
     }
+    inst->releaseResources();  // a VST3 takes a new bus arrangement only while inactive
     auto layout = inst->getBusesLayout();
-    layout.getMainInputChannelSet() = juce::AudioChannelSet::stereo();
-    layout.getMainOutputChannelSet() = juce::AudioChannelSet::stereo();
-    inst->setBusesLayout(layout);
+    const auto set = channels == 1 ? juce::AudioChannelSet::mono() : juce::AudioChannelSet::stereo();
+    layout.getMainInputChannelSet() = set;
+    layout.getMainOutputChannelSet() = set;
+    if (!inst->setBusesLayout(layout)) {
+      std::fprintf(stderr, "the plugin refused a %d-channel layout\n", channels);
+      std::exit(2);
+    }
     inst->prepareToPlay(rate, block);
     pump();  // a VST3 reports its new latency through the message thread, as DAWs see it
     return inst;
@@ -134,16 +139,17 @@ class Host {
   static Planar run(juce::AudioPluginInstance& p, const Planar& x, int block, std::size_t tail, F&& each_block,
                     std::size_t* allocs = nullptr) {
     const std::size_t n = x[0].size() + tail;
-    Planar y(2, std::vector<float>(n, 0.0f));
-    for (int c = 0; c < 2; ++c)
+    const int C = static_cast<int>(x.size());
+    Planar y(x.size(), std::vector<float>(n, 0.0f));
+    for (int c = 0; c < C; ++c)
       std::copy(x[c].begin(), x[c].end(), y[c].begin());
     juce::MidiBuffer midi;
     std::size_t i = 0;
     for (std::size_t pos = 0; pos < n; pos += static_cast<std::size_t>(block), ++i) {
       const int b = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(block), n - pos));
       each_block(i);
-      float* ch[2] = {y[0].data() + pos, y[1].data() + pos};
-      juce::AudioBuffer<float> buf(ch, 2, b);  // refers to y: no allocation
+      float* ch[2] = {y[0].data() + pos, C > 1 ? y[1].data() + pos : nullptr};
+      juce::AudioBuffer<float> buf(ch, C, b);  // refers to y: no allocation
       if (allocs != nullptr) {
         sw::test::AllocationScope scope;
         p.processBlock(buf, midi);
