@@ -93,7 +93,14 @@ int run_render(const RenderOptions& o) {
   // chain's latency trimmed from the start and the tail flushed at the end.
   const std::size_t chunk = o.offline ? 65536 : 8192;  // file frames per read
   const std::size_t block = o.offline ? chunk : o.block;
-  fx::ModelInstance inst(model, fx::HostSpec{frate, block, fch});
+  // (ModelInstance splits calls into pieces of at most 64 Ki frames.)
+  std::optional<fx::ModelInstance> made;
+  try {
+    made.emplace(model, fx::HostSpec{frate, std::min<std::size_t>(block, 65536), fch});
+  } catch (const std::invalid_argument& e) {
+    throw InputError(o.in + ": " + e.what());
+  }
+  fx::ModelInstance& inst = *made;
   const int och = inst.out_channels();
   const std::size_t latency = static_cast<std::size_t>(inst.latency_samples());
   std::vector<float> fin(chunk * fch), fout(chunk * och);

@@ -325,3 +325,45 @@ TEST_CASE("fx: ModelHost keeps the old model on a failed load and reports the er
   REQUIRE(s.name == "fuzz-face");
   REQUIRE(s.error.empty());
 }
+
+TEST_CASE("fx: a swap between models of different latency crossfades the dry path too", "[fx]") {
+  // At a 44.1 kHz host a 48 kHz model has latency L > 0 and a 44.1 kHz one
+  // latency 0. Mix 50 %: without the dry crossfade the dry half jumps from
+  // x[t - L] to x[t] (a step of up to 0.25 here). Bound: the sine's own
+  // steepest step (0.0071) + 0.002.
+  const fx::HostSpec spec{44100, 64, 1};
+  fx::Effect e;
+  e.parameters().mix = 0.5f;
+  e.prepare(spec, std::make_unique<fx::ModelInstance>(identity_model(48000), spec));
+  REQUIRE(e.current_latency() > 0);
+  const std::size_t n = 44100;
+  std::vector<float> x(n);
+  for (std::size_t t = 0; t < n; ++t)
+    x[t] = 0.25f * static_cast<float>(std::sin(2.0 * M_PI * 200.0 * double(t) / 44100.0));
+  for (std::size_t pos = 0; pos < n; pos += 64) {
+    if (pos == 64 * 300)
+      e.publish(std::make_unique<fx::ModelInstance>(identity_model(44100), spec));
+    float* io[1] = {x.data() + pos};
+    e.process(io, std::min<std::size_t>(64, n - pos));
+  }
+  REQUIRE(e.current_latency() == 0);
+  INFO("largest step " << max_step(x, 4410));
+  REQUIRE(max_step(x, 4410) <= 0.0071f + 0.002f);
+}
+
+TEST_CASE("fx: non-finite host input never reaches the output", "[fx]") {
+  const fx::HostSpec spec{48000, 64, 2};
+  fx::Effect e;
+  e.parameters().bypass = true;  // the dry path too
+  e.prepare(spec, std::make_unique<fx::ModelInstance>(ssm::load_model(preset("ts-overdrive")), spec));
+  std::vector<float> l(64, 0.1f), r(64, 0.1f);
+  l[10] = std::nanf("");
+  r[20] = INFINITY;
+  float* io[2] = {l.data(), r.data()};
+  e.process(io, 64);
+  for (std::size_t t = 0; t < 64; ++t) {
+    REQUIRE(std::isfinite(l[t]));
+    REQUIRE(std::isfinite(r[t]));
+  }
+  REQUIRE(l[10] == 0.0f);  // bypassed, latency 0: the dry sample, replaced by silence
+}

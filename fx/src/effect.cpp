@@ -79,7 +79,7 @@ void Effect::prepare(const HostSpec& spec, std::unique_ptr<ModelInstance> instan
   in_gain_.set_current_and_target(dsp::db_to_gain(params_.input_gain_db.load()));
   out_gain_.set_current_and_target(dsp::db_to_gain(params_.output_gain_db.load()));
   mix_.set_current_and_target(std::clamp(params_.mix.load(), 0.0f, 1.0f));
-  norm_.set_current_and_target(params_.normalise.load() && current_ ? current_->loudness_gain() : 1.0f);
+  norm_.set_current_and_target(params_.normalise.load() ? 1.0f : 0.0f);
   bypass_.set_current_and_target(params_.bypass.load() ? 1.0f : 0.0f);
   fade_.set_current_and_target(1.0f);
   mute_.set_current_and_target(1.0f);
@@ -159,7 +159,7 @@ void Effect::process_piece(float* const* io, std::size_t n) noexcept {
   in_gain_.set_target(dsp::db_to_gain(params_.input_gain_db.load(std::memory_order_relaxed)));
   out_gain_.set_target(dsp::db_to_gain(params_.output_gain_db.load(std::memory_order_relaxed)));
   mix_.set_target(std::clamp(params_.mix.load(std::memory_order_relaxed), 0.0f, 1.0f));
-  norm_.set_target(params_.normalise.load(std::memory_order_relaxed) && current_ ? current_->loudness_gain() : 1.0f);
+  norm_.set_target(params_.normalise.load(std::memory_order_relaxed) ? 1.0f : 0.0f);
   bypass_.set_target(params_.bypass.load(std::memory_order_relaxed) ? 1.0f : 0.0f);
   for (std::size_t t = 0; t < n; ++t) {
     g_in_[t] = in_gain_.next();
@@ -180,8 +180,9 @@ void Effect::process_piece(float* const* io, std::size_t n) noexcept {
     for (std::size_t t = 0; t < n; ++t) {
       const float x = io[c][t];
       in_peak = std::max(in_peak, std::fabs(x));
-      d[t] = x;
-      w[t] = x * g_in_[t];
+      const float xs = std::isfinite(x) ? x : 0.0f;  // a host's NaN/inf never reaches the output
+      d[t] = xs;
+      w[t] = xs * g_in_[t];
     }
     wet_in_p[c] = w;
     wet_p[c] = wet_[c].data();
@@ -189,7 +190,9 @@ void Effect::process_piece(float* const* io, std::size_t n) noexcept {
   }
   store_max(in_peak_, in_peak);
 
-  // The models.
+  // The models. During a crossfade both run; each gets its own loudness
+  // gain, and the dry path crossfades between their two latencies as well.
+  const bool fading = fading_ != nullptr;
   if (current_ != nullptr) {
     current_->process(wet_in_p, wet_p, n);
     check_instance(current_, current_nonfinite_);
@@ -197,44 +200,49 @@ void Effect::process_piece(float* const* io, std::size_t n) noexcept {
     for (int c = 0; c < C; ++c)
       std::memcpy(wet_p[c], wet_in_p[c], n * sizeof(float));
   }
-  if (fading_ != nullptr) {
+  if (fading) {
     fading_->process(wet_in_p, wet_old_p, n);
     check_instance(fading_, fading_nonfinite_);
-    for (int c = 0; c < C; ++c) {
-      for (std::size_t t = 0; t < n; ++t)
-        wet_p[c][t] = wet_old_p[c][t] + g_fade_[t] * (wet_p[c][t] - wet_old_p[c][t]);
-    }
-    if (!fade_.is_smoothing() && slot_.retire(fading_))
-      fading_ = nullptr;
   }
-  std::uint64_t under = 0;
-  if (current_)
-    under += current_->underruns();
-  underruns_.store(under, std::memory_order_relaxed);
+  underruns_.store(current_ ? current_->underruns() : 0, std::memory_order_relaxed);
   for (std::size_t t = 0; t < n; ++t)
     g_mute_[t] = mute_.next();
 
-  // Dry delay (the current model's latency), mix, output gain, bypass.
+  // Dry delay (the models' latency), mix, output gain, bypass.
+  const float gain_new = current_ ? current_->loudness_gain() : 1.0f;
+  const float gain_old = fading ? fading_->loudness_gain() : 1.0f;
   const std::size_t L = static_cast<std::size_t>(current_ ? current_->latency_samples() : 0);
+  const std::size_t L_old = fading ? static_cast<std::size_t>(fading_->latency_samples()) : L;
   const std::size_t ring = static_cast<std::size_t>(kMaxLatency) + 1;
   float out_peak = 0.0f;
   for (int c = 0; c < C; ++c) {
     float* line = delay_[c].data();
     const float* d = dry_[c].data();
     const float* w = wet_p[c];
+    const float* w_old = wet_old_p[c];
     float* o = io[c];
     std::size_t pos = delay_pos_;
     for (std::size_t t = 0; t < n; ++t) {
       line[pos] = d[t];
-      const float dry = line[(pos + ring - L) % ring];
+      float dry = line[(pos + ring - L) % ring];
+      // normalisation on/off is smoothed; off: exactly 1
+      float wet = w[t] * (1.0f + g_norm_[t] * (gain_new - 1.0f));
+      if (fading) {
+        const float dry_old = line[(pos + ring - L_old) % ring];
+        dry = dry_old + g_fade_[t] * (dry - dry_old);
+        const float wet_old = w_old[t] * (1.0f + g_norm_[t] * (gain_old - 1.0f));
+        wet = wet_old + g_fade_[t] * (wet - wet_old);
+      }
       pos = pos + 1 == ring ? 0 : pos + 1;
-      const float wet = w[t] * g_norm_[t] * g_mute_[t];
+      wet *= g_mute_[t];
       const float mixed = (g_mix_[t] * wet + (1.0f - g_mix_[t]) * dry) * g_out_[t];
       const float y = g_bypass_[t] * dry + (1.0f - g_bypass_[t]) * mixed;
       out_peak = std::max(out_peak, std::fabs(y));
       o[t] = y;
     }
   }
+  if (fading && !fade_.is_smoothing() && slot_.retire(fading_))
+    fading_ = nullptr;
   delay_pos_ = (delay_pos_ + n) % ring;
   store_max(out_peak_, out_peak);
 }

@@ -42,12 +42,17 @@ ModelHost::ModelHost(Effect& effect) : effect_(effect) {
 }
 
 ModelHost::~ModelHost() {
+  stop();
+}
+
+void ModelHost::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable())
+    thread_.join();
 }
 
 void ModelHost::prepare(const HostSpec& spec) {
@@ -66,17 +71,21 @@ void ModelHost::prepare(const HostSpec& spec) {
       error = e.what();
     }
   }
-  const int latency = inst ? inst->latency_samples() : 0;
-  effect_.prepare(spec, std::move(inst));
+  int latency = inst ? inst->latency_samples() : 0;
+  try {
+    effect_.prepare(spec, std::move(inst));
+  } catch (const std::exception& e) {  // the model does not fit this layout: play dry, say why
+    error = e.what();
+    latency = 0;
+    effect_.prepare(spec, nullptr);
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     spec_ = spec;
     prepared_ = true;
     status_.latency = latency;
-    if (!error.empty()) {
-      status_.error = error;
-      status_.loaded = false;
-    }
+    status_.loaded = model != nullptr && error.empty();
+    status_.error = error.empty() ? std::string() : status_.name + ": " + error;
     ++status_.generation;
   }
   notify();
@@ -105,8 +114,11 @@ bool ModelHost::load(ModelSource source) {
       latency = inst->latency_samples();
       effect_.publish(std::move(inst));
     } else {
-      // not prepared yet: check now that the model can run at all (48 kHz stereo)
+      // not prepared yet: check now that the model can run at all (stereo in, stereo out)
       ModelInstance probe(model, HostSpec{model->config().sample_rate, 64, 2});
+      if (probe.out_channels() != 2)
+        throw std::invalid_argument("the model gives " + std::to_string(probe.out_channels()) +
+                                    " output channel(s) for 2 input channels");
     }
   } catch (const std::exception& e) {
     error = e.what();
@@ -155,6 +167,27 @@ void ModelHost::wait_idle() {
 ModelStatus ModelHost::status() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return status_;
+}
+
+ModelStatus ModelHost::status_without_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ModelStatus s;
+  s.generation = status_.generation;
+  s.loaded = status_.loaded;
+  s.source.kind = status_.source.kind;
+  s.source.name = status_.source.name;
+  s.name = status_.name;
+  s.description = status_.description;
+  s.licence = status_.licence;
+  s.model_rate = status_.model_rate;
+  s.latency = status_.latency;
+  s.error = status_.error;
+  return s;
+}
+
+std::uint64_t ModelHost::generation() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return status_.generation;
 }
 
 void ModelHost::set_listener(std::function<void(const ModelStatus&)> listener) {

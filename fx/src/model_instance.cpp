@@ -103,13 +103,12 @@ ModelInstance::ModelInstance(std::shared_ptr<const ssm::Model> model, const Host
     throw std::invalid_argument("a backbone-only sequence model (no audio.* tensors) cannot process audio");
   if (!(c.sample_rate > 0.0))
     throw std::invalid_argument("the model declares no sample rate");
-  if (!(spec.sample_rate >= 8000.0 && spec.sample_rate <= 768000.0))
-    throw std::invalid_argument("host sample rate must be 8 kHz .. 768 kHz (got " + std::to_string(spec.sample_rate) +
-                                ")");
+  if (!(spec.sample_rate >= 1000.0 && spec.sample_rate <= 1536000.0))
+    throw std::invalid_argument("sample rate must be 1 kHz .. 1536 kHz (got " + std::to_string(spec.sample_rate) + ")");
   if (spec.max_block_size < 1 || spec.max_block_size > 65536)
     throw std::invalid_argument("host block size must be 1 .. 65536");
   if (spec.channels < 1 || spec.channels > 16)
-    throw std::invalid_argument("host channel count must be 1 .. 16");
+    throw std::invalid_argument("channel count must be 1 .. 16 (got " + std::to_string(spec.channels) + ")");
   const bool per_channel = c.in_channels == 1 && c.out_channels == 1;
   if (!per_channel && c.in_channels != spec.channels) {
     throw std::invalid_argument("the model takes " + std::to_string(c.in_channels) + " channel(s); the host has " +
@@ -128,6 +127,8 @@ ModelInstance::ModelInstance(std::shared_ptr<const ssm::Model> model, const Host
     }
   }
   out_channels_ = per_channel ? spec.channels : c.out_channels;
+  if (out_channels_ > 16)
+    throw std::invalid_argument("the model gives " + std::to_string(out_channels_) + " output channels (at most 16)");
   resampling_ = spec.sample_rate != c.sample_rate;
   const std::size_t B = spec.max_block_size;
 

@@ -175,11 +175,12 @@ void Editor::timerCallback() {
   fx::Effect& fx = processor_.effect();
   in_meter_.push(fx.take_input_peak());
   out_meter_.push(fx.take_output_peak());
-  const fx::ModelStatus s = processor_.model_status();
-  if (s.generation != shown_generation_) {
-    shown_generation_ = s.generation;
-    show_status(s);
+  if (processor_.model_generation() != shown_generation_) {
+    status_ = processor_.model_status();
+    shown_generation_ = status_.generation;
+    show_status(status_);
   }
+  const fx::ModelStatus& s = status_;
   juce::String info;
   info << "CPU " << juce::String(100.0 * fx.cpu_load(), 1) << " %   latency " << s.latency << " samples";
   if (s.model_rate > 0.0)

@@ -57,6 +57,7 @@ class Editor : public juce::AudioProcessorEditor, public juce::FileDragAndDropTa
   std::unique_ptr<juce::FileChooser> chooser_;
   juce::Array<juce::File> user_files_;
   std::uint64_t shown_generation_ = ~0ull;
+  fx::ModelStatus status_;  // the last one shown (without the file's bytes)
   bool dragging_ = false;
 
   JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(Editor)

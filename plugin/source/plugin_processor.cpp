@@ -79,8 +79,7 @@ Processor::Processor()
 }
 
 Processor::~Processor() {
-  host_.set_listener(nullptr);
-  host_.set_poll(nullptr);
+  host_.stop();  // no worker callback into this object from here on
   cancelPendingUpdate();
 }
 
@@ -125,12 +124,13 @@ void Processor::on_model_status(const fx::ModelStatus& s) {
     }
   }
   pending_latency_.store(s.latency);
-  if (s.latency != getLatencySamples())
-    triggerAsyncUpdate();  // cancelled by ~AsyncUpdater if the processor goes first
+  triggerAsyncUpdate();  // the message thread compares and reports; cancelled in ~Processor
 }
 
 void Processor::handleAsyncUpdate() {
-  setLatencySamples(pending_latency_.load());
+  const int latency = pending_latency_.load();
+  if (latency != getLatencySamples())
+    setLatencySamples(latency);
 }
 
 bool Processor::isBusesLayoutSupported(const BusesLayout& layouts) const {
@@ -173,6 +173,8 @@ void Processor::processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer&
   // preallocated scratch, in pieces of the prepared block size.
   float* io[16];
   const int max_block = spare_.getNumSamples();
+  if (max_block <= 0 || channels > 16)
+    return;  // not prepared
   for (int done = 0; done < n; done += max_block) {
     const int piece = juce::jmin(max_block, n - done);
     for (int c = 0; c < channels; ++c) {
@@ -221,7 +223,11 @@ void Processor::set_user_folder(const juce::File& folder) {
 }
 
 void Processor::getStateInformation(juce::MemoryBlock& dest) {
-  host_.wait_idle();  // a load the user just chose is part of the state
+  // A program change or a load the user just chose is part of the state.
+  const int want = requested_program_.exchange(-1);
+  if (want >= 0 && want < static_cast<int>(bundled_presets().size()))
+    host_.load_now(preset_source(bundled_presets()[static_cast<std::size_t>(want)].name));
+  host_.wait_idle();
   juce::ValueTree state = apvts_.copyState();
   const fx::ModelStatus s = host_.status();
   juce::ValueTree model("model");

@@ -73,7 +73,8 @@ class Processor : public juce::AudioProcessor, private juce::AsyncUpdater {
   // host's worker; the result shows in model_status().
   void load_preset_async(const std::string& name);
   void load_file_async(const std::string& path);
-  fx::ModelStatus model_status() const { return host_.status(); }
+  fx::ModelStatus model_status() const { return host_.status_without_bytes(); }
+  std::uint64_t model_generation() const { return host_.generation(); }
 
   fx::Effect& effect() noexcept { return effect_; }
   juce::AudioProcessorValueTreeState& parameters() noexcept { return apvts_; }

@@ -106,6 +106,8 @@ class Effect {
  private:
   SW_REALTIME void process_piece(float* const* io, std::size_t n) noexcept;
   SW_REALTIME void check_instance(ModelInstance* inst, std::size_t& nonfinite_seen) noexcept;
+  // norm_ is the normalisation switch smoothed 0 -> 1; each model's wet
+  // signal is scaled by 1 + norm * (its loudness gain - 1).
 
   HostSpec spec_;
   bool prepared_ = false;
@@ -114,7 +116,7 @@ class Effect {
   ModelInstance* current_ = nullptr;  // owned by the audio thread (after prepare)
   ModelInstance* fading_ = nullptr;   // the previous instance during a crossfade
   std::size_t current_nonfinite_ = 0, fading_nonfinite_ = 0;
-  dsp::SmoothedValue in_gain_{1.0f}, out_gain_{1.0f}, mix_{1.0f}, norm_{1.0f}, bypass_{0.0f}, fade_{1.0f}, mute_{1.0f};
+  dsp::SmoothedValue in_gain_{1.0f}, out_gain_{1.0f}, mix_{1.0f}, norm_{0.0f}, bypass_{0.0f}, fade_{1.0f}, mute_{1.0f};
   // Per-block scratch: [C][max_block] each, and per-frame gains [max_block].
   std::vector<std::vector<float>> dry_, wet_in_, wet_, wet_old_;
   std::vector<float> g_in_, g_norm_, g_mix_, g_out_, g_bypass_, g_fade_, g_mute_;

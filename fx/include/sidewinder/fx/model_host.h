@@ -49,7 +49,11 @@ struct ModelStatus {
 class ModelHost {
  public:
   explicit ModelHost(Effect& effect);
-  ~ModelHost();  // stops and joins the worker
+  ~ModelHost();  // stop()
+  // Stops and joins the worker; after it returns no listener or poll runs
+  // again and load_async does nothing. Call first in an owner's destructor
+  // when the callbacks touch the owner's members.
+  void stop();
   ModelHost(const ModelHost&) = delete;
   ModelHost& operator=(const ModelHost&) = delete;
 
@@ -63,6 +67,9 @@ class ModelHost {
   // Blocks until every queued load is done (tests, state saving).
   void wait_idle();
   ModelStatus status() const;
+  // The same without the model file's bytes (cheap: for a GUI timer).
+  ModelStatus status_without_bytes() const;
+  std::uint64_t generation() const;
   // Called (on the loading thread, outside the lock) after every status change.
   void set_listener(std::function<void(const ModelStatus&)> listener);
   // Called on the worker thread every kPollMilliseconds (outside the lock):
