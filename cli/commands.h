@@ -48,4 +48,16 @@ struct BenchCliOptions {
 };
 int run_bench(const BenchCliOptions& o);
 
+// Text accepted by the speech commands at most (a huge request is refused).
+constexpr std::size_t kMaxSpeechInputBytes = 1u << 20;
+
+struct PhonemizeOptions {
+  std::string text;
+  bool has_text = false;  // else stdin
+  bool ssml = false;
+  bool json = false;
+  std::string voice = "en-us";  // espeak-ng voice
+};
+int run_phonemize(const PhonemizeOptions& o);
+
 }  // namespace sw::cli

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "sidewinder/dsp/audio_file.h"
+#include "sidewinder/speech/phonemizer.h"
 #include "sidewinder/ssm/safetensors.h"
 
 int main(int argc, char** argv) {
@@ -55,8 +56,17 @@ int main(int argc, char** argv) {
   bench->add_option("--lstm-model", bo.lstm_model,
                     "Time an LSTM baseline from a file (sidewinder-lstm; alone unless -m/-c)");
 
+  PhonemizeOptions po;
+  auto* phon =
+      app.add_subcommand("phonemize", "Text (or SSML) to IPA phonemes, clause by clause (the speech front end)");
+  auto* topt = phon->add_option("TEXT", po.text, "Text; read from stdin when absent");
+  phon->add_flag("--ssml", po.ssml, "TEXT is SSML (<speak>, <break>, <prosody>, <s>, <p>, <phoneme>)");
+  phon->add_flag("--json", po.json, "JSON output: clauses with phonemes, terminator, text, offset, prosody, pauses");
+  phon->add_option("--espeak-voice", po.voice, "espeak-ng voice for the phonemes (default en-us)");
+
   try {
     app.parse(argc, argv);
+    po.has_text = topt->count() > 0;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
@@ -68,10 +78,15 @@ int main(int argc, char** argv) {
       return run_info(io);
     if (*bench)
       return run_bench(bo);
+    if (*phon)
+      return run_phonemize(po);
   } catch (const sw::ssm::ModelLoadError& e) {
     std::fprintf(stderr, "sidewinder: %s\n", e.what());
     return kExitBadInput;
   } catch (const sw::dsp::AudioFileError& e) {
+    std::fprintf(stderr, "sidewinder: %s\n", e.what());
+    return kExitBadInput;
+  } catch (const sw::speech::PhonemizerError& e) {
     std::fprintf(stderr, "sidewinder: %s\n", e.what());
     return kExitBadInput;
   } catch (const InputError& e) {

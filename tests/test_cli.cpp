@@ -270,3 +270,29 @@ TEST_CASE("cli: a failure writing the output exits 1, not 3", "[cli]") {
   REQUIRE(fs::exists("/dev/full"));  // Linux: every write fails with ENOSPC
   REQUIRE(sh(cli() + " render " + clip_path() + " - -m " + model_path() + " > /dev/full 2>/dev/null") == 1);
 }
+
+TEST_CASE("cli: phonemize prints clauses; JSON for the trainer; bad SSML is bad input", "[cli][speech]") {
+  TempDir t;
+  const std::string out = t / "p.json";
+  REQUIRE(sh(cli() + " phonemize 'Hello there, Dr. Smith. Bye!' --json > " + out) == 0);
+  std::ifstream f(out);
+  const nlohmann::json j = nlohmann::json::parse(f);
+  REQUIRE(j["voice"] == "en-us");
+  REQUIRE(j["clauses"].size() == 3);
+  REQUIRE(j["clauses"][0]["terminator"] == ",");
+  REQUIRE(j["clauses"][1]["terminator"] == ".");
+  REQUIRE(j["clauses"][1]["phonemes"] == "dˈɑːktɚ smˈɪθ");
+  REQUIRE(j["clauses"][2]["terminator"] == "!");
+  // stdin, SSML
+  REQUIRE(sh("echo '<speak>a<break time=\"250ms\"/>b</speak>' | " + cli() + " phonemize --ssml --json > " + out) == 0);
+  std::ifstream g(out);
+  const nlohmann::json k = nlohmann::json::parse(g);
+  REQUIRE(k["clauses"][0]["pause_after_s"] == Approx(0.25));
+  // bad markup: exit 3, the message names the place
+  const std::string err = t / "err.txt";
+  REQUIRE(sh(cli() + " phonemize --ssml '<speak><prosody rate=\"9\">x</prosody></speak>' 2> " + err) == 3);
+  std::ifstream e(err);
+  const std::string msg((std::istreambuf_iterator<char>(e)), std::istreambuf_iterator<char>());
+  REQUIRE(msg.find("line 1, column 23 (byte 22)") != std::string::npos);  // the value of rate
+  REQUIRE(msg.find("outside 0.25 .. 4") != std::string::npos);
+}
