@@ -21,6 +21,10 @@ PACKAGES=(
 )
 # Only for making the capture signal and the circuit targets (training/capture,
 # presets/circuits): ./scripts/install_deps.sh --presets
+# Only for building the voice corpus (training/speech): ./scripts/install_deps.sh --voice
+if [ "${1:-}" = "--voice" ]; then
+  PACKAGES+=(ffmpeg asterisk-core-sounds-en asterisk-core-sounds-en-g722)
+fi
 if [ "${1:-}" = "--presets" ]; then
   PACKAGES+=(fluidsynth fluid-soundfont-gm asterisk-core-sounds-en-wav ngspice libngspice0-dev)
 fi
