@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Trains the Sidewinder voice (voice.py) on the corpus of prepare_corpus.py.
+
+  pack:   python3 training/speech/train_voice.py pack CORPUS_DIR corpus.npz
+          (int16 audio, phoneme ids and the vocabulary in one file: small enough
+          to carry to a GPU machine)
+  train:  python3 training/speech/train_voice.py train corpus.npz -o OUT_DIR
+          [--minutes 8] [--device cuda] [--batch 16]
+          writes OUT_DIR/voice.safetensors, OUT_DIR/log.json and a few test
+          sentences OUT_DIR/samples/*.wav (synthesised from text, with the
+          predicted durations and f0: what the C++ engine will do).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
+import voice as V  # noqa: E402
+from sidewinder_train.audio_io import read_wav, write_wav  # noqa: E402
+
+MAX_SECONDS = 12.0
+
+
+def pack(corpus_dir, out):
+    items = [json.loads(l) for l in open(os.path.join(corpus_dir, "metadata.jsonl"), encoding="utf-8")]
+    vocab = V.build_vocab(items)
+    audio, offsets, ids, id_offsets, splits, names = [], [0], [], [0], [], []
+    for it in items:
+        x, rate = read_wav(os.path.join(corpus_dir, "wav", it["id"] + ".wav"))
+        assert rate == V.RATE
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        audio.append(np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16))
+        offsets.append(offsets[-1] + len(x))
+        t = V.tokens(it["clauses"], vocab)
+        ids.extend(t)
+        id_offsets.append(id_offsets[-1] + len(t))
+        splits.append(1 if it["split"] == "test" else 0)
+        names.append(it["id"])
+    np.savez_compressed(out, audio=np.concatenate(audio), offsets=np.array(offsets), ids=np.array(ids, np.int32),
+                        id_offsets=np.array(id_offsets), test=np.array(splits, np.int8),
+                        names=np.array(names), vocab=json.dumps(vocab, ensure_ascii=False),
+                        texts=np.array([it["text"] for it in items]))
+    print(f"packed {len(items)} prompts, {offsets[-1] / V.RATE / 60:.1f} min, {len(vocab)} symbols -> {out}")
+
+
+def load_packed(path):
+    z = np.load(path, allow_pickle=False)
+    vocab = json.loads(str(z["vocab"]))
+    utts = []
+    for i in range(len(z["names"])):
+        x = z["audio"][z["offsets"][i]:z["offsets"][i + 1]].astype(np.float32) / 32768.0
+        ids = z["ids"][z["id_offsets"][i]:z["id_offsets"][i + 1]].astype(np.int64)
+        utts.append({"name": str(z["names"][i]), "text": str(z["texts"][i]), "x": x, "ids": ids,
+                     "test": bool(z["test"][i])})
+    return utts, vocab
+
+
+def features(utts):
+    fb = torch.from_numpy(V.mel_filterbank()).float()
+    for u in utts:
+        T = len(u["x"]) // V.HOP
+        u["x"] = u["x"][: T * V.HOP]
+        u["mel"] = V.log_mel(torch.from_numpy(u["x"]).unsqueeze(0), fb)[0].numpy()
+        u["f0"] = V.yin_f0(u["x"].astype(np.float64))[:T]
+    return fb
+
+
+def batches(utts, batch, rng):
+    order = sorted(range(len(utts)), key=lambda i: len(utts[i]["x"]))
+    groups = [order[i:i + batch] for i in range(0, len(order), batch)]
+    rng.shuffle(groups)
+    return groups
+
+
+def collate(utts, idx, device):
+    us = [utts[i] for i in idx]
+    N = max(len(u["ids"]) for u in us)
+    T = max(len(u["mel"]) for u in us)
+    ids = torch.zeros(len(us), N, dtype=torch.long)
+    nmask = torch.zeros(len(us), N)
+    mel = torch.zeros(len(us), T, V.N_MELS)
+    f0 = torch.zeros(len(us), T)
+    x = torch.zeros(len(us), T * V.HOP)
+    tlen = torch.zeros(len(us), dtype=torch.long)
+    for b, u in enumerate(us):
+        n, t = len(u["ids"]), len(u["mel"])
+        ids[b, :n] = torch.from_numpy(u["ids"])
+        nmask[b, :n] = 1
+        mel[b, :t] = torch.from_numpy(u["mel"])
+        f0[b, :t] = torch.from_numpy(u["f0"]).float()
+        x[b, : t * V.HOP] = torch.from_numpy(u["x"])
+        tlen[b] = t
+    return [v.to(device) for v in (ids, nmask, mel, f0, x, tlen)]
+
+
+def step(model, batch, teacher_f0, gen):
+    ids, nmask, mel, f0, x, tlen = batch
+    B, T = mel.shape[:2]
+    h = model.encode(ids, nmask)                                       # (B, N, H)
+    mu = model.prior(h)                                                # (B, N, 80)
+    tmask = (torch.arange(T, device=mel.device).unsqueeze(0) < tlen.unsqueeze(1)).float()
+    # log-likelihood of frame t under phoneme i (unit-variance Gaussian), (B, N, T)
+    logp = -0.5 * (mel.pow(2).sum(-1).unsqueeze(1) - 2 * mu @ mel.transpose(1, 2) + mu.pow(2).sum(-1).unsqueeze(-1))
+    logp = logp.masked_fill(nmask.unsqueeze(-1) == 0, -1e9)
+    dur = monotonic = V.monotonic_alignment(logp.detach(), nmask.sum(1).long(), tlen)  # (B, N) frames
+    idx, _, _ = V._expand_index(dur)
+    mu_t = torch.gather(mu, 1, idx[:, :T].unsqueeze(-1).expand(-1, -1, V.N_MELS))
+    prior_loss = (((mel - mu_t) ** 2).mean(-1) * tmask).sum() / tmask.sum()
+    logd = torch.log1p(dur.float())
+    dur_loss = (((model.duration(h.detach()).squeeze(-1) - logd) ** 2) * nmask).sum() / nmask.sum()
+    dec_in = model.decoder_input(h, mu, dur)[:, :T]
+    params = model.decoder(dec_in)                                     # (B, T, P)
+    voiced_t = (f0 > 0).float()
+    logf0_t = torch.log(f0.clamp(min=V.F0_MIN))
+    f0_loss = ((params[..., 0] - logf0_t).abs() * voiced_t * tmask).sum() / (voiced_t * tmask).sum().clamp(min=1)
+    vuv_loss = (F.binary_cross_entropy_with_logits(params[..., 1], voiced_t, reduction="none") * tmask).sum() / tmask.sum()
+    if teacher_f0:  # the synthesiser hears the measured f0 where voiced while the decoder learns it
+        p0 = torch.where(voiced_t > 0, logf0_t, params[..., 0])
+        params = torch.cat([p0.unsqueeze(-1), params[..., 1:]], dim=-1)
+    noise = torch.randn(x.shape, device=x.device, generator=gen)
+    y = V.synthesise(params, noise, model.filters)
+    smask = V.upsample(tmask.unsqueeze(-1))[..., 0]
+    stft_loss = V.mrstft_loss(y * smask, x * smask)
+    loss = prior_loss + dur_loss + stft_loss + f0_loss + 0.5 * vuv_loss
+    return loss, {"prior": prior_loss.item(), "dur": dur_loss.item(), "stft": stft_loss.item(),
+                  "f0": f0_loss.item(), "vuv": vuv_loss.item()}
+
+
+@torch.no_grad()
+def speak(model, ids, device, seed=0):
+    """Inference as the engine does it: predicted durations, predicted f0."""
+    ids = torch.from_numpy(ids).unsqueeze(0).to(device)
+    mask = torch.ones_like(ids, dtype=torch.float32)
+    h = model.encode(ids, mask)
+    mu = model.prior(h)
+    dur = torch.clamp(torch.round(torch.expm1(model.duration(h).squeeze(-1))), min=1).long()
+    params = model.decoder(model.decoder_input(h, mu, dur))
+    gen = torch.Generator(device=device).manual_seed(seed)
+    noise = torch.randn(1, params.shape[1] * V.HOP, device=device, generator=gen)
+    return V.synthesise(params, noise, model.filters)[0].cpu().numpy()
+
+
+def train(a):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    utts, vocab = load_packed(a.corpus)
+    utts = [u for u in utts if len(u["x"]) <= MAX_SECONDS * V.RATE]
+    t0 = time.time()
+    features(utts)
+    train_u = [u for u in utts if not u["test"]]
+    test_u = [u for u in utts if u["test"]]
+    print(f"{len(train_u)} train / {len(test_u)} test utterances; features in {time.time() - t0:.1f} s", flush=True)
+    device = torch.device(a.device)
+    model = V.Voice(len(vocab)).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.8, 0.99), weight_decay=0.0)
+    gen = torch.Generator(device=device).manual_seed(1)
+    budget = a.minutes * 60
+    start = time.time()
+    log, step_n, epoch = [], 0, 0
+    while time.time() - start < budget and (a.max_steps == 0 or step_n < a.max_steps):
+        for g in batches(train_u, a.batch, rng):
+            frac = (time.time() - start) / budget
+            for pg in opt.param_groups:
+                pg["lr"] = a.lr * 0.5 * (1 + np.cos(np.pi * min(1.0, frac)))
+            model.train()
+            loss, parts = step(model, collate(train_u, g, device), frac < 0.4, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step_n += 1
+            if step_n % 20 == 0:
+                parts.update(step=step_n, seconds=round(time.time() - start, 1), loss=loss.item())
+                log.append(parts)
+                print(json.dumps(parts), flush=True)
+            if time.time() - start > budget or (a.max_steps and step_n >= a.max_steps):
+                break
+        epoch += 1
+    # held-out losses (teacher-forced alignment), then samples from text
+    model.eval()
+    with torch.no_grad():
+        tl = [step(model, collate(test_u, list(range(i, min(i + a.batch, len(test_u)))), device), False, gen)[1]
+              for i in range(0, len(test_u), a.batch)]
+    test_loss = {k: float(np.mean([t[k] for t in tl])) for k in tl[0]}
+    os.makedirs(os.path.join(a.out, "samples"), exist_ok=True)
+    for u in test_u[: a.samples]:
+        y = speak(model, u["ids"], device)
+        write_wav(os.path.join(a.out, "samples", u["name"] + ".wav"), np.clip(y, -1, 1).astype(np.float32), V.RATE)
+        write_wav(os.path.join(a.out, "samples", u["name"] + ".ref.wav"), u["x"], V.RATE)
+    settings = {"steps": step_n, "epochs": epoch, "minutes": a.minutes, "batch": a.batch, "lr": a.lr,
+                "device": str(device), "torch": torch.__version__, "test_loss": test_loss}
+    V.export(model, vocab, os.path.join(a.out, "voice.safetensors"),
+             {"name": "allison-v0", "license": "CC-BY-SA-3.0",
+              "description": "US English, female: Allison Smith (Asterisk prompts, Debian asterisk-core-sounds-en), SSM v0",
+              "credits": "Voice data: Allison Smith / Digium, asterisksounds.org, CC-BY-SA-3.0",
+              "espeak_voice": "en-us"}, settings)
+    with open(os.path.join(a.out, "log.json"), "w") as f:
+        json.dump({"log": log, "settings": settings}, f, indent=1)
+    print("done", json.dumps(settings), flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pack")
+    p.add_argument("corpus_dir")
+    p.add_argument("out")
+    t = sub.add_parser("train")
+    t.add_argument("corpus")
+    t.add_argument("-o", "--out", required=True)
+    t.add_argument("--minutes", type=float, default=8.0)
+    t.add_argument("--max-steps", type=int, default=0)
+    t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--samples", type=int, default=6)
+    a = ap.parse_args(argv)
+    if a.cmd == "pack":
+        pack(a.corpus_dir, a.out)
+    else:
+        train(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Sidewinder voice (v0), in PyTorch: an SSM text-to-speech model whose
+every sequence model is a Sidewinder audio model (the C++ engine's
+`audio.in_proj -> Mamba blocks -> norm_f -> audio.out_proj`, multi-channel),
+so the engine runs it unchanged.
+
+  phoneme ids  --embedding-->  (N, C)
+  encoder      forward SSM + backward SSM (on the reversed sequence), summed: (N, H)
+               (may look at the whole sentence)
+  prior        linear H -> 80: per-phoneme mean log-mel; trains the alignment
+  durations    linear H -> 1: log(1 + frames)
+  alignment    monotonic alignment search (Glow-TTS, Kim et al. 2020) of the
+               log-mel frames against the prior: learnt, no external aligner
+  decoder      causal SSM at 100 frames/s over [h, prior, progress in the
+               phoneme]: f0, voicing, amplitude, harmonic distribution, noise
+               bands -- it streams, frame by frame
+  synthesiser  harmonic-plus-noise (DDSP, Engel et al. 2020): K harmonics of
+               f0 plus white noise through B fixed band-pass FIR filters;
+               parameters interpolated linearly between frames (one frame
+               of look-ahead: 10 ms)
+
+Trained with: prior loss (aligned log-mel MSE), duration MSE, multi-
+resolution STFT loss on the waveform, f0 L1 and voicing BCE against YIN.
+
+Shapes: B batch, N phonemes, T frames, S samples (= T * HOP).
+"""
+import json
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from sidewinder_train.models import Block, SsmConfig, rmsnorm
+
+RATE = 16000
+HOP = 160            # 10 ms frames
+N_MELS = 80
+N_FFT = 1024
+WIN = 640
+K_HARM = 48          # harmonics
+B_NOISE = 24         # noise bands
+NOISE_TAPS = 129     # FIR length of each noise band
+F0_MIN, F0_MAX = 60.0, 500.0
+SPECIALS = ["<pad>", "<bos>", "<eos>", " "]
+TERMINATORS = [",", ".", "?", "!", ":", ";"]
+
+
+# ---------------------------------------------------------------- phonemes
+def build_vocab(corpus_items):
+    """Symbols: specials, terminators, then every codepoint of the corpus's
+    phonemes (sorted): {symbol: id}."""
+    chars = set()
+    for it in corpus_items:
+        for c in it["clauses"]:
+            chars.update(c["phonemes"])
+    chars.discard(" ")
+    symbols = SPECIALS + TERMINATORS + sorted(chars - set(TERMINATORS))
+    return {s: i for i, s in enumerate(symbols)}
+
+
+def tokens(clauses, vocab):
+    """[bos, phonemes of clause 1, terminator, ' ', phonemes of clause 2, ..., eos]; unknown
+    codepoints are skipped (reported by the caller)."""
+    ids = [vocab["<bos>"]]
+    for k, c in enumerate(clauses):
+        if k:
+            ids.append(vocab[" "])
+        for ch in c["phonemes"]:
+            if ch in vocab:
+                ids.append(vocab[ch])
+        if c.get("terminator"):
+            ids.append(vocab[c["terminator"]])
+    ids.append(vocab["<eos>"])
+    return ids
+
+
+# ---------------------------------------------------------------- features
+def mel_filterbank(n_fft=N_FFT, n_mels=N_MELS, rate=RATE, fmin=0.0, fmax=8000.0):
+    """(n_mels, n_fft//2+1) triangular filters on the HTK mel scale."""
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def mel_to_hz(m):
+        return 700.0 * (10 ** (m / 2595.0) - 1.0)
+    freqs = np.linspace(0, rate / 2, n_fft // 2 + 1)
+    pts = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    fb = np.zeros((n_mels, len(freqs)))
+    for m in range(n_mels):
+        lo, c, hi = pts[m], pts[m + 1], pts[m + 2]
+        fb[m] = np.clip(np.minimum((freqs - lo) / (c - lo), (hi - freqs) / (hi - c)), 0, None)
+    return fb
+
+
+def log_mel(x, fb):
+    """x (B, S) -> (B, T, N_MELS), T = S // HOP frames centred on k*HOP + HOP/2."""
+    pad = (N_FFT - HOP) // 2
+    xp = F.pad(x.unsqueeze(1), (pad, pad + N_FFT), mode="reflect").squeeze(1)
+    spec = torch.stft(xp, N_FFT, HOP, WIN, torch.hann_window(WIN, device=x.device), center=False,
+                      return_complex=True).abs()                       # (B, F, T')
+    T = x.shape[-1] // HOP
+    mel = torch.einsum("mf,bft->btm", fb, spec[..., :T] ** 2)
+    return torch.log(mel + 1e-5)
+
+
+def yin_f0(x, rate=RATE, hop=HOP, frame=640, threshold=0.15):
+    """f0 (Hz, 0 where unvoiced) per frame centred like log_mel; numpy, x (S,)."""
+    tau_min, tau_max = int(rate / F0_MAX), int(rate / F0_MIN)
+    W = frame - tau_max
+    T = len(x) // hop
+    xp = np.pad(x, (frame // 2, frame))
+    f0 = np.zeros(T)
+    idx = np.arange(T) * hop + hop // 2
+    frames = np.stack([xp[i:i + frame] for i in idx])                   # (T, frame)
+    # difference function d(tau) = sum_j (x_j - x_{j+tau})^2, j < W
+    e0 = np.sum(frames[:, :W] ** 2, axis=1)
+    cs = np.cumsum(np.pad(frames ** 2, ((0, 0), (1, 0))), axis=1)
+    taus = np.arange(tau_max + 1)
+    etau = cs[:, taus + W] - cs[:, taus]                                # (T, tau)
+    spec_a = np.fft.rfft(frames[:, :W], 2 * frame)
+    spec_b = np.fft.rfft(frames, 2 * frame)
+    corr = np.fft.irfft(np.conj(spec_a) * spec_b, 2 * frame)[:, : tau_max + 1]
+    d = e0[:, None] + etau - 2 * corr
+    d[:, 0] = 0
+    cmnd = d[:, 1:] * np.arange(1, tau_max + 1) / np.maximum(np.cumsum(d[:, 1:], axis=1), 1e-12)
+    cmnd = np.concatenate([np.ones((T, 1)), cmnd], axis=1)
+    energy = e0 / W
+    for t in range(T):
+        c = cmnd[t]
+        below = np.nonzero(c[tau_min:] < threshold)[0]
+        if len(below) == 0 or energy[t] < 1e-6:
+            continue
+        k = below[0] + tau_min
+        while k + 1 <= tau_max and c[k + 1] < c[k]:
+            k += 1
+        if 1 <= k < tau_max:  # parabolic refinement
+            a, b, cc = c[k - 1], c[k], c[k + 1]
+            den = a - 2 * b + cc
+            k = k + (0.5 * (a - cc) / den if abs(den) > 1e-12 else 0.0)
+        f0[t] = rate / k
+    return f0
+
+
+# ---------------------------------------------------------------- models
+class SeqSsm(nn.Module):
+    """(B, T, C_in) -> (B, T, C_out): the engine's audio model with several channels
+    (same tensor names, so the C++ loader reads it)."""
+
+    def __init__(self, cfg: SsmConfig, c_in, c_out, seed=0):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        self.cfg = cfg
+        self.audio = nn.Module()
+        self.audio.in_proj = nn.Linear(c_in, cfg.d_model)
+        self.audio.out_proj = nn.Linear(cfg.d_model, c_out)
+        self.backbone = nn.Module()
+        self.backbone.layers = nn.ModuleList([Block(cfg, gen) for _ in range(cfg.n_layers)])
+        self.backbone.norm_f = nn.Module()
+        self.backbone.norm_f.weight = nn.Parameter(torch.ones(cfg.d_model))
+
+    def forward(self, x):
+        cfg = self.cfg
+        r = self.audio.in_proj(x)
+        for blk in self.backbone.layers:
+            out, _ = blk.mixer(rmsnorm(r, blk.norm.weight, cfg.norm_eps))
+            r = r + out
+        return self.audio.out_proj(rmsnorm(r, self.backbone.norm_f.weight, cfg.norm_eps))
+
+    def metadata(self):
+        cfg = self.cfg
+        m = {"arch": cfg.arch, "norm_eps": repr(cfg.norm_eps)}
+        if cfg.arch == "mamba2":
+            m.update(headdim=str(cfg.headdim), ngroups=str(cfg.ngroups), gate_norm_eps=repr(cfg.gate_norm_eps))
+        return m
+
+
+def noise_filters(n=B_NOISE, taps=NOISE_TAPS, rate=RATE):
+    """(n, taps) band-pass FIRs (Hann-windowed sinc differences) on mel-spaced edges."""
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    imel = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
+    edges = imel(np.linspace(mel(40.0), mel(rate / 2 * 0.98), n + 1))
+    t = np.arange(taps) - (taps - 1) / 2
+    w = np.hanning(taps)
+
+    def lp(fc):
+        return 2 * fc / rate * np.sinc(2 * fc / rate * t)
+    return np.stack([(lp(edges[k + 1]) - lp(edges[k])) * w for k in range(n)]).astype(np.float32)
+
+
+def upsample(p, hop=HOP):
+    """(B, T, C) frame values -> (B, T*hop, C) per sample, linear from frame t to t+1
+    (the last frame held)."""
+    B, T, C = p.shape
+    nxt = torch.cat([p[:, 1:], p[:, -1:]], dim=1)
+    frac = (torch.arange(hop, device=p.device, dtype=p.dtype) / hop).view(1, 1, hop, 1)
+    return (p.unsqueeze(2) + frac * (nxt - p).unsqueeze(2)).reshape(B, T * hop, C)
+
+
+def synthesise(params, noise, filters):
+    """Harmonic-plus-noise from decoder parameters.
+    params (B, T, 3 + K + Bn): [log f0, voicing logit, log amplitude, harmonic logits (K),
+    log noise gains (Bn)]; noise (B, S) white; filters (Bn, taps). -> (B, S)."""
+    f0 = torch.exp(params[..., 0:1]).clamp(F0_MIN * 0.5, F0_MAX * 1.5)
+    voiced = torch.sigmoid(params[..., 1:2])
+    amp = torch.exp(params[..., 2:3].clamp(max=3.0))
+    harm = torch.softmax(params[..., 3:3 + K_HARM], dim=-1)
+    gains = torch.exp(params[..., 3 + K_HARM:].clamp(max=3.0))
+    f0_s = upsample(f0)                                                 # (B, S, 1)
+    a_s = upsample(amp * voiced * harm)                                 # (B, S, K)
+    k = torch.arange(1, K_HARM + 1, device=params.device, dtype=params.dtype)
+    a_s = a_s * (f0_s * k < RATE / 2 * 0.95)                            # no aliasing
+    phase = 2 * math.pi * torch.cumsum(f0_s / RATE, dim=1)              # (B, S, 1)
+    phase = phase - 2 * math.pi * torch.floor(phase / (2 * math.pi))
+    y = (a_s * torch.sin(phase * k)).sum(-1)
+    bands = F.conv1d(F.pad(noise.unsqueeze(1), (NOISE_TAPS - 1, 0)), filters.unsqueeze(1))  # (B, Bn, S) causal
+    y = y + (upsample(gains) * bands.transpose(1, 2)).sum(-1)
+    return y
+
+
+class Voice(nn.Module):
+    def __init__(self, n_symbols, emb=64, enc=SsmConfig(arch="mamba2", n_layers=3, d_model=128, d_inner=256,
+                                                             d_state=16, headdim=32, dt_min=1e-3, dt_max=0.1),
+                 dec=SsmConfig(arch="mamba2", n_layers=4, d_model=192, d_inner=384, d_state=16, headdim=32,
+                               dt_min=1e-3, dt_max=0.1), seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.n_symbols, self.emb_dim = n_symbols, emb
+        H = enc.d_model
+        self.embedding = nn.Embedding(n_symbols, emb)
+        self.enc_fwd = SeqSsm(enc, emb, H, seed=seed + 1)
+        self.enc_bwd = SeqSsm(enc, emb, H, seed=seed + 2)
+        self.prior = nn.Linear(H, N_MELS)
+        self.duration = nn.Linear(H, 1)
+        self.n_params = 3 + K_HARM + B_NOISE
+        self.decoder = SeqSsm(dec, H + N_MELS + 2, self.n_params, seed=seed + 3)
+        self.register_buffer("filters", torch.from_numpy(noise_filters()))
+
+    def encode(self, ids, mask):
+        """ids (B, N) -> h (B, N, H): forward + backward SSM (the backward one runs on each
+        sequence reversed within its own length)."""
+        e = self.embedding(ids) * mask.unsqueeze(-1)
+        lengths = mask.sum(1).long()
+        rev = _reverse_padded(e, lengths)
+        h = self.enc_fwd(e) + _reverse_padded(self.enc_bwd(rev), lengths)
+        return h * mask.unsqueeze(-1)
+
+    def decoder_input(self, h, mu, dur_frames):
+        """Expands per-phoneme features to frames: (B, T, H + 80 + 2) with progress
+        features [fraction of the phoneme elapsed, 1 / its length]."""
+        idx, prog, inv = _expand_index(dur_frames)
+        hh = torch.gather(h, 1, idx.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
+        mm = torch.gather(mu, 1, idx.unsqueeze(-1).expand(-1, -1, mu.shape[-1]))
+        return torch.cat([hh, mm, prog.unsqueeze(-1), inv.unsqueeze(-1)], dim=-1)
+
+
+def _reverse_padded(x, lengths):
+    B, N = x.shape[:2]
+    ar = torch.arange(N, device=x.device).unsqueeze(0)
+    idx = (lengths.unsqueeze(1) - 1 - ar).clamp(min=0)
+    idx = torch.where(ar < lengths.unsqueeze(1), idx, ar)
+    return torch.gather(x, 1, idx.unsqueeze(-1).expand_as(x))
+
+
+def _expand_index(dur):
+    """dur (B, N) integer frames -> for each frame: phoneme index, progress in [0,1), 1/len.
+    Frames past the total are mapped to the last phoneme (masked by the caller)."""
+    B, N = dur.shape
+    ends = torch.cumsum(dur, dim=1)                                     # (B, N)
+    T = int(ends[:, -1].max().item())
+    t = torch.arange(T, device=dur.device).view(1, T, 1)
+    idx = (t >= ends.unsqueeze(1)).sum(-1).clamp(max=N - 1)             # (B, T)
+    start = torch.gather(ends - dur, 1, idx)
+    length = torch.gather(dur, 1, idx).clamp(min=1)
+    prog = (t.squeeze(-1) - start).float() / length.float()
+    return idx, prog.clamp(0, 1), 1.0 / length.float()
+
+
+@torch.no_grad()
+def monotonic_alignment(logp, n_len, t_len):
+    """Maximum-likelihood monotonic alignment (each frame to one phoneme, phonemes in order,
+    each at least one frame): logp (B, N, T) -> durations (B, N) frames. ref: Glow-TTS MAS."""
+    B, N, T = logp.shape
+    neg = -1e9
+    Q = torch.full((B, N, T), neg, device=logp.device)
+    Q[:, 0, 0] = logp[:, 0, 0]
+    for t in range(1, T):
+        stay = Q[:, :, t - 1]
+        move = torch.cat([torch.full((B, 1), neg, device=logp.device), Q[:, :-1, t - 1]], dim=1)
+        Q[:, :, t] = torch.maximum(stay, move) + logp[:, :, t]
+    # backtrack from (n_len-1, t_len-1)
+    Qc = Q.cpu().numpy()
+    dur = np.zeros((B, N), dtype=np.int64)
+    for b in range(B):
+        i = int(n_len[b]) - 1
+        for t in range(int(t_len[b]) - 1, -1, -1):
+            dur[b, i] += 1
+            if i > 0 and t > 0 and (i == t or Qc[b, i - 1, t - 1] > Qc[b, i, t - 1]):
+                i -= 1
+    return torch.from_numpy(dur).to(logp.device)
+
+
+def mrstft_loss(y, x, sizes=(2048, 1024, 512, 256, 128)):
+    loss = 0.0
+    for n in sizes:
+        w = torch.hann_window(n, device=x.device)
+        X = torch.stft(x, n, n // 4, n, w, return_complex=True).abs() + 1e-7
+        Y = torch.stft(y, n, n // 4, n, w, return_complex=True).abs() + 1e-7
+        loss = loss + (X - Y).norm() / X.norm() + (X.log() - Y.log()).abs().mean()
+    return loss / len(sizes)
+
+
+def export(model, vocab, path, info, settings):
+    """One safetensors file: the three SSMs under enc_fwd./enc_bwd./decoder. prefixes (each a
+    Sidewinder audio model), embedding, prior, duration; metadata describes it."""
+    from sidewinder_train.safetensors_io import save
+    tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items() if k != "filters"}
+    meta = {
+        "format": "sidewinder-voice", "format_version": "1",
+        "sample_rate": str(RATE), "hop": str(HOP), "harmonics": str(K_HARM), "noise_bands": str(B_NOISE),
+        "noise_taps": str(NOISE_TAPS), "n_mels": str(N_MELS),
+        "phoneme_map": json.dumps(vocab, ensure_ascii=False),
+        "enc_fwd": json.dumps(model.enc_fwd.metadata()), "enc_bwd": json.dumps(model.enc_bwd.metadata()),
+        "decoder": json.dumps(model.decoder.metadata()),
+        "training": json.dumps(settings),
+    }
+    meta.update({k: str(v) for k, v in info.items()})
+    save(path, tensors, meta)
