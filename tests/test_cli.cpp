@@ -204,8 +204,6 @@ TEST_CASE("cli: bench runs and reports every block size", "[cli]") {
   REQUIRE(j.at("machine").at("peak_gflops").get<double>() > 0);
 }
 
-#include "sidewinder/dsp/resampler.h"
-
 TEST_CASE("cli: resampled render equals the in-process resample → model → resample chain", "[cli]") {
   TempDir t;
   const std::string in44 = t / "in44.wav";

@@ -154,11 +154,8 @@ class SsmlParser {
         fail(text_offset_, "text outside <speak>");
       return;
     }
-    if (in_phoneme_) {
-      if (!only_space)
-        phoneme_has_text_ = true;
-      return;  // the ph attribute is what is spoken
-    }
+    if (in_phoneme_)
+      return;  // the written form; the ph attribute is what is spoken
     if (!only_space || !t.empty())
       split_inline(src_, t, text_offset_, rate_, pitch_, out_);
   }
@@ -271,7 +268,7 @@ class SsmlParser {
     }
   }
 
-  void check_attrs(const Tag& t, std::size_t at, std::initializer_list<const char*> allowed) const {
+  void check_attrs(const Tag& t, std::initializer_list<const char*> allowed) const {
     for (const auto& [name, value] : t.attrs) {
       bool ok = false;
       for (const char* a : allowed)
@@ -279,7 +276,6 @@ class SsmlParser {
       if (!ok && name != "xmlns" && name.rfind("xmlns:", 0) != 0 && name != "version" && name != "xml:lang")
         fail(value.second, "<" + t.name + "> does not take the attribute " + name);
     }
-    (void)at;
   }
 
   double parse_time(const std::string& v, std::size_t at) const {
@@ -361,9 +357,9 @@ class SsmlParser {
     if (n == "speak") {
       if (!stack_.empty())
         fail(at, "<speak> inside <speak>");
-      check_attrs(t, at, {});
+      check_attrs(t, {});
     } else if (n == "break") {
-      check_attrs(t, at, {"time", "strength"});
+      check_attrs(t, {"time", "strength"});
       double seconds = 0.4;
       if (auto it = t.attrs.find("strength"); it != t.attrs.end()) {
         static const std::map<std::string, double> s = {{"none", 0.0},   {"x-weak", 0.1},  {"weak", 0.2},
@@ -380,7 +376,7 @@ class SsmlParser {
         stack_.push_back({n, at, rate_, pitch_});  // <break ...></break> is allowed, nothing inside
       return;
     } else if (n == "prosody") {
-      check_attrs(t, at, {"rate", "pitch"});
+      check_attrs(t, {"rate", "pitch"});
       double rate = rate_, pitch = pitch_;
       if (auto it = t.attrs.find("rate"); it != t.attrs.end())
         rate = rate_ * parse_rate(it->second.first, it->second.second);
@@ -393,9 +389,9 @@ class SsmlParser {
       pitch_ = pitch;
       return;
     } else if (n == "s" || n == "p") {
-      check_attrs(t, at, {});
+      check_attrs(t, {});
     } else if (n == "phoneme") {
-      check_attrs(t, at, {"ph", "alphabet"});
+      check_attrs(t, {"ph", "alphabet"});
       auto al = t.attrs.find("alphabet");
       if (al != t.attrs.end() && al->second.first != "ipa")
         fail(al->second.second, "phoneme alphabet \"" + al->second.first + "\" is not supported (only ipa)");
@@ -409,10 +405,8 @@ class SsmlParser {
       s.pitch_semitones = pitch_;
       s.source_offset = at;
       out_.push_back(std::move(s));
-      if (!t.empty) {
+      if (!t.empty)
         in_phoneme_ = true;
-        phoneme_has_text_ = false;
-      }
     } else {
       fail(at, "unsupported element <" + n + "> (supported: speak, break, prosody, s, p, phoneme)");
     }
@@ -435,7 +429,7 @@ class SsmlParser {
   std::string text_;
   bool text_started_ = false;
   std::size_t text_offset_ = 0;
-  bool in_phoneme_ = false, phoneme_has_text_ = false;
+  bool in_phoneme_ = false;
 };
 
 }  // namespace

@@ -95,7 +95,7 @@ class Host {
                 desc_.manufacturerName.toRawUTF8(), desc_.fileOrIdentifier.toRawUTF8());
   }
 
-  std::unique_ptr<juce::AudioPluginInstance> create(double rate, int block, int channels = 2) {
+  std::unique_ptr<juce::AudioPluginInstance> create(double rate, int block) {
     juce::String err;
     auto inst = fm_.createPluginInstance(desc_, rate, block, err);
     if (!inst) {
@@ -104,11 +104,10 @@ class Host {
     }
     inst->releaseResources();  // a VST3 takes a new bus arrangement only while inactive
     auto layout = inst->getBusesLayout();
-    const auto set = channels == 1 ? juce::AudioChannelSet::mono() : juce::AudioChannelSet::stereo();
-    layout.getMainInputChannelSet() = set;
-    layout.getMainOutputChannelSet() = set;
+    layout.getMainInputChannelSet() = juce::AudioChannelSet::stereo();
+    layout.getMainOutputChannelSet() = juce::AudioChannelSet::stereo();
     if (!inst->setBusesLayout(layout)) {
-      std::fprintf(stderr, "the plugin refused a %d-channel layout\n", channels);
+      std::fprintf(stderr, "the plugin refused a stereo layout\n");
       std::exit(2);
     }
     inst->prepareToPlay(rate, block);
@@ -286,7 +285,7 @@ void test_state(Host& h, const Options& o) {
   if (target < 0)
     return;
   // Settings made through the host API on one instance...
-  auto configure = [&](juce::AudioPluginInstance& p) {  // NOLINT
+  auto configure = [&](juce::AudioPluginInstance& p) {
     p.setCurrentProgram(target);
     // JUCE's LV2 host hands the program change over in the next run(): one
     // block delivers it; then the plugin's model host loads it (it polls
