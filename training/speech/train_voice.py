@@ -64,13 +64,26 @@ def load_packed(path):
     return utts, vocab
 
 
-def features(utts):
+def _yin(x):
+    return V.yin_f0(x.astype(np.float64))
+
+
+def features(utts, workers=None):
+    """Adds log-mel frames and YIN f0 to every utterance (f0 in a process pool: it is numpy)."""
+    import multiprocessing as mp
     fb = torch.from_numpy(V.mel_filterbank()).float()
     for u in utts:
         T = len(u["x"]) // V.HOP
         u["x"] = u["x"][: T * V.HOP]
         u["mel"] = V.log_mel(torch.from_numpy(u["x"]).unsqueeze(0), fb)[0].numpy()
-        u["f0"] = V.yin_f0(u["x"].astype(np.float64))[:T]
+    workers = workers or min(16, os.cpu_count() or 1)
+    if workers > 1:
+        with mp.get_context("fork").Pool(workers) as pool:
+            f0s = pool.map(_yin, [u["x"] for u in utts], chunksize=4)
+    else:
+        f0s = [_yin(u["x"]) for u in utts]
+    for u, f0 in zip(utts, f0s):
+        u["f0"] = f0[: len(u["mel"])]
     return fb
 
 
@@ -102,7 +115,9 @@ def collate(utts, idx, device):
     return [v.to(device) for v in (ids, nmask, mel, f0, x, tlen)]
 
 
-def step(model, batch, teacher_f0, gen):
+def step(model, batch):
+    """Losses of one batch: prior (aligned log-mel MSE; trains the alignment), duration MSE,
+    decoder log-mel L1, f0 L1 (log Hz, voiced frames) and voicing BCE against YIN."""
     ids, nmask, mel, f0, x, tlen = batch
     B, T = mel.shape[:2]
     h = model.encode(ids, nmask)                                       # (B, N, H)
@@ -111,45 +126,43 @@ def step(model, batch, teacher_f0, gen):
     # log-likelihood of frame t under phoneme i (unit-variance Gaussian), (B, N, T)
     logp = -0.5 * (mel.pow(2).sum(-1).unsqueeze(1) - 2 * mu @ mel.transpose(1, 2) + mu.pow(2).sum(-1).unsqueeze(-1))
     logp = logp.masked_fill(nmask.unsqueeze(-1) == 0, -1e9)
-    dur = monotonic = V.monotonic_alignment(logp.detach(), nmask.sum(1).long(), tlen)  # (B, N) frames
+    dur = V.monotonic_alignment(logp.detach(), nmask.sum(1).long(), tlen)  # (B, N) frames
     idx, _, _ = V._expand_index(dur)
     mu_t = torch.gather(mu, 1, idx[:, :T].unsqueeze(-1).expand(-1, -1, V.N_MELS))
     prior_loss = (((mel - mu_t) ** 2).mean(-1) * tmask).sum() / tmask.sum()
     logd = torch.log1p(dur.float())
     dur_loss = (((model.duration(h.detach()).squeeze(-1) - logd) ** 2) * nmask).sum() / nmask.sum()
-    dec_in = model.decoder_input(h, mu, dur)[:, :T]
-    params = model.decoder(dec_in)                                     # (B, T, P)
+    params = model.decoder(model.decoder_input(h, mu, dur)[:, :T])     # (B, T, 82)
+    mel_hat, _, _ = model.frames(params, mu_t)
+    mel_loss = ((mel_hat - mel).abs().mean(-1) * tmask).sum() / tmask.sum()
     voiced_t = (f0 > 0).float()
     logf0_t = torch.log(f0.clamp(min=V.F0_MIN))
     f0_loss = ((params[..., 0] - logf0_t).abs() * voiced_t * tmask).sum() / (voiced_t * tmask).sum().clamp(min=1)
     vuv_loss = (F.binary_cross_entropy_with_logits(params[..., 1], voiced_t, reduction="none") * tmask).sum() / tmask.sum()
-    if teacher_f0:  # the synthesiser hears the measured f0 where voiced while the decoder learns it
-        p0 = torch.where(voiced_t > 0, logf0_t, params[..., 0])
-        params = torch.cat([p0.unsqueeze(-1), params[..., 1:]], dim=-1)
-    noise = torch.randn(x.shape, device=x.device, generator=gen)
-    y = V.synthesise(params, noise, model.filters)
-    smask = V.upsample(tmask.unsqueeze(-1))[..., 0]
-    stft_loss = V.mrstft_loss(y * smask, x * smask)
-    loss = prior_loss + dur_loss + stft_loss + f0_loss + 0.5 * vuv_loss
-    return loss, {"prior": prior_loss.item(), "dur": dur_loss.item(), "stft": stft_loss.item(),
+    loss = prior_loss + dur_loss + 4.0 * mel_loss + f0_loss + 0.5 * vuv_loss
+    return loss, {"prior": prior_loss.item(), "dur": dur_loss.item(), "mel": mel_loss.item(),
                   "f0": f0_loss.item(), "vuv": vuv_loss.item()}
 
 
 @torch.no_grad()
 def speak(model, ids, device, seed=0):
-    """Inference as the engine does it: predicted durations, predicted f0."""
+    """Inference as the engine does it: predicted durations, f0 and log-mel, then the synthesiser."""
     ids = torch.from_numpy(ids).unsqueeze(0).to(device)
     mask = torch.ones_like(ids, dtype=torch.float32)
     h = model.encode(ids, mask)
     mu = model.prior(h)
     dur = torch.clamp(torch.round(torch.expm1(model.duration(h).squeeze(-1))), min=1).long()
     params = model.decoder(model.decoder_input(h, mu, dur))
+    idx, _, _ = V._expand_index(dur)
+    mu_t = torch.gather(mu, 1, idx.unsqueeze(-1).expand(-1, -1, V.N_MELS))
+    mel, f0, voiced = model.frames(params, mu_t)
     gen = torch.Generator(device=device).manual_seed(seed)
-    noise = torch.randn(1, params.shape[1] * V.HOP, device=device, generator=gen)
-    return V.synthesise(params, noise, model.filters)[0].cpu().numpy()
+    noise = V.white_noise((1, params.shape[1] * V.HOP), device, gen)
+    return V.synthesise_mel(mel, f0, voiced, noise, model.filters)[0].cpu().numpy()
 
 
 def train(a):
+    t_begin = time.time()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     utts, vocab = load_packed(a.corpus)
@@ -160,11 +173,20 @@ def train(a):
     test_u = [u for u in utts if u["test"]]
     print(f"{len(train_u)} train / {len(test_u)} test utterances; features in {time.time() - t0:.1f} s", flush=True)
     device = torch.device(a.device)
-    model = V.Voice(len(vocab)).to(device)
+    model = V.Voice(len(vocab))
+    if a.init:
+        init, init_vocab = V.load_voice(a.init)
+        if init_vocab != vocab:
+            sys.exit(f"{a.init}: its phoneme map differs from the corpus's")
+        model.load_state_dict(init.state_dict())
+        print(f"initialised from {a.init}", flush=True)
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.8, 0.99), weight_decay=0.0)
-    gen = torch.Generator(device=device).manual_seed(1)
     budget = a.minutes * 60
+    if a.deadline:  # the whole run (features, training, evaluation, export) ends by then
+        budget = min(budget, a.deadline * 60 - (time.time() - t_begin) - a.reserve)
     start = time.time()
+    last_ckpt = start
     log, step_n, epoch = [], 0, 0
     while time.time() - start < budget and (a.max_steps == 0 or step_n < a.max_steps):
         for g in batches(train_u, a.batch, rng):
@@ -172,7 +194,7 @@ def train(a):
             for pg in opt.param_groups:
                 pg["lr"] = a.lr * 0.5 * (1 + np.cos(np.pi * min(1.0, frac)))
             model.train()
-            loss, parts = step(model, collate(train_u, g, device), frac < 0.4, gen)
+            loss, parts = step(model, collate(train_u, g, device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -182,13 +204,17 @@ def train(a):
                 parts.update(step=step_n, seconds=round(time.time() - start, 1), loss=loss.item())
                 log.append(parts)
                 print(json.dumps(parts), flush=True)
+            if a.checkpoint and time.time() - last_ckpt > 60:
+                V.export(model, vocab, a.checkpoint, {"name": "checkpoint", "license": "CC-BY-SA-3.0"},
+                         {"steps": step_n})
+                last_ckpt = time.time()
             if time.time() - start > budget or (a.max_steps and step_n >= a.max_steps):
                 break
         epoch += 1
     # held-out losses (teacher-forced alignment), then samples from text
     model.eval()
     with torch.no_grad():
-        tl = [step(model, collate(test_u, list(range(i, min(i + a.batch, len(test_u)))), device), False, gen)[1]
+        tl = [step(model, collate(test_u, list(range(i, min(i + a.batch, len(test_u)))), device))[1]
               for i in range(0, len(test_u), a.batch)]
     test_loss = {k: float(np.mean([t[k] for t in tl])) for k in tl[0]}
     os.makedirs(os.path.join(a.out, "samples"), exist_ok=True)
@@ -196,11 +222,20 @@ def train(a):
         y = speak(model, u["ids"], device)
         write_wav(os.path.join(a.out, "samples", u["name"] + ".wav"), np.clip(y, -1, 1).astype(np.float32), V.RATE)
         write_wav(os.path.join(a.out, "samples", u["name"] + ".ref.wav"), u["x"], V.RATE)
+    ratio = []
+    for u in test_u:
+        ids = torch.from_numpy(u["ids"]).unsqueeze(0).to(device)
+        with torch.no_grad():
+            h = model.encode(ids, torch.ones_like(ids, dtype=torch.float32))
+            d = torch.clamp(torch.round(torch.expm1(model.duration(h).squeeze(-1))), min=1)
+        ratio.append(float(d.sum()) / len(u["mel"]))
+    test_loss["length_ratio_median"] = float(np.median(ratio))
     settings = {"steps": step_n, "epochs": epoch, "minutes": a.minutes, "batch": a.batch, "lr": a.lr,
+                "init": os.path.basename(a.init) if a.init else None,
                 "device": str(device), "torch": torch.__version__, "test_loss": test_loss}
     V.export(model, vocab, os.path.join(a.out, "voice.safetensors"),
-             {"name": "allison-v0", "license": "CC-BY-SA-3.0",
-              "description": "US English, female: Allison Smith (Asterisk prompts, Debian asterisk-core-sounds-en), SSM v0",
+             {"name": "allison", "license": "CC-BY-SA-3.0", "language": "en-US",
+              "description": "US English, female: Allison Smith (Asterisk prompts, Debian asterisk-core-sounds-en), SSM v2",
               "credits": "Voice data: Allison Smith / Digium, asterisksounds.org, CC-BY-SA-3.0",
               "espeak_voice": "en-us"}, settings)
     with open(os.path.join(a.out, "log.json"), "w") as f:
@@ -223,6 +258,11 @@ def main(argv=None):
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--samples", type=int, default=6)
+    t.add_argument("--deadline", type=float, default=0.0,
+                   help="minutes from start by which everything must be done (training is shortened to fit)")
+    t.add_argument("--reserve", type=float, default=45.0, help="seconds kept for evaluation and export")
+    t.add_argument("--checkpoint", help="export the voice here every 60 s while training")
+    t.add_argument("--init", help="continue from this voice file (same phoneme map)")
     a = ap.parse_args(argv)
     if a.cmd == "pack":
         pack(a.corpus_dir, a.out)

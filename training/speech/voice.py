@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The Sidewinder voice (v0), in PyTorch: an SSM text-to-speech model whose
+"""The Sidewinder voice (v1), in PyTorch: an SSM text-to-speech model whose
 every sequence model is a Sidewinder audio model (the C++ engine's
 `audio.in_proj -> Mamba blocks -> norm_f -> audio.out_proj`, multi-channel),
 so the engine runs it unchanged.
@@ -12,10 +12,13 @@ so the engine runs it unchanged.
   alignment    monotonic alignment search (Glow-TTS, Kim et al. 2020) of the
                log-mel frames against the prior: learnt, no external aligner
   decoder      causal SSM at 100 frames/s over [h, prior, progress in the
-               phoneme]: f0, voicing, amplitude, harmonic distribution, noise
-               bands -- it streams, frame by frame
+               phoneme]: log f0, voicing, a spectral envelope (M points on
+               the mel scale) and noise-band gains -- it streams, frame by
+               frame
   synthesiser  harmonic-plus-noise (DDSP, Engel et al. 2020): K harmonics of
-               f0 plus white noise through B fixed band-pass FIR filters;
+               f0, harmonic k with the amplitude the envelope has at k*f0
+               (so timbre does not move when f0 is shifted or overridden),
+               plus white noise through B fixed band-pass FIR filters;
                parameters interpolated linearly between frames (one frame
                of look-ahead: 10 ms)
 
@@ -40,6 +43,7 @@ N_MELS = 80
 N_FFT = 1024
 WIN = 640
 K_HARM = 48          # harmonics
+N_ENV = 48           # spectral-envelope points, uniform on the mel scale from 0 to RATE/2
 B_NOISE = 24         # noise bands
 NOISE_TAPS = 129     # FIR length of each noise band
 F0_MIN, F0_MAX = 60.0, 500.0
@@ -198,25 +202,152 @@ def upsample(p, hop=HOP):
     return (p.unsqueeze(2) + frac * (nxt - p).unsqueeze(2)).reshape(B, T * hop, C)
 
 
-def synthesise(params, noise, filters):
-    """Harmonic-plus-noise from decoder parameters.
-    params (B, T, 3 + K + Bn): [log f0, voicing logit, log amplitude, harmonic logits (K),
-    log noise gains (Bn)]; noise (B, S) white; filters (Bn, taps). -> (B, S)."""
+def hz_to_mel(f):
+    return 2595.0 * torch.log10(1.0 + f / 700.0)
+
+
+MEL_TOP = 2595.0 * math.log10(1.0 + (RATE / 2) / 700.0)
+
+
+def harmonic_amplitudes(log_env, f0):
+    """Amplitude of each harmonic from the envelope: log_env (B, T, M) log amplitudes at
+    M points uniform on the mel scale over [0, RATE/2], f0 (B, T, 1) Hz -> (B, T, K);
+    linear interpolation in mel, harmonics at or above 0.95 * RATE/2 are zero (no aliasing)."""
+    k = torch.arange(1, K_HARM + 1, device=f0.device, dtype=f0.dtype)
+    fk = f0 * k                                                         # (B, T, K)
+    pos = (hz_to_mel(fk.clamp(max=RATE / 2)) / MEL_TOP * (N_ENV - 1)).clamp(0, N_ENV - 1)
+    j = pos.floor().clamp(max=N_ENV - 2)
+    frac = pos - j
+    j = j.long()
+    lo = torch.gather(log_env, -1, j)
+    hi = torch.gather(log_env, -1, j + 1)
+    amp = torch.exp((lo + frac * (hi - lo)).clamp(max=3.0))
+    return amp * (fk < RATE / 2 * 0.95)
+
+
+def split_params(params):
+    """(B, T, 2 + M + Bn) -> f0 (Hz), voicing in (0, 1), log envelope, noise gains."""
     f0 = torch.exp(params[..., 0:1]).clamp(F0_MIN * 0.5, F0_MAX * 1.5)
     voiced = torch.sigmoid(params[..., 1:2])
-    amp = torch.exp(params[..., 2:3].clamp(max=3.0))
-    harm = torch.softmax(params[..., 3:3 + K_HARM], dim=-1)
-    gains = torch.exp(params[..., 3 + K_HARM:].clamp(max=3.0))
+    log_env = params[..., 2:2 + N_ENV]
+    gains = torch.exp(params[..., 2 + N_ENV:].clamp(max=3.0))
+    return f0, voiced, log_env, gains
+
+
+def synthesise(params, noise, filters):
+    """Harmonic-plus-noise from decoder parameters.
+    params (B, T, 2 + M + Bn): [log f0, voicing logit, log envelope (M), log noise gains (Bn)];
+    noise (B, S) white, unit variance; filters (Bn, taps). -> (B, S).
+    Per sample s in frame t (s = t*HOP + i): every frame value v is v_t + (i/HOP)(v_{t+1} - v_t);
+    phase_s = 2 pi sum_{s' <= s} f0_{s'} / RATE;
+    y_s = sum_k a_{k,s} sin(k phase_s) + sum_b g_{b,s} (h_b * noise)_s, h_b causal FIRs."""
+    f0, voiced, log_env, gains = split_params(params)
+    amps = harmonic_amplitudes(log_env, f0) * voiced                    # (B, T, K)
     f0_s = upsample(f0)                                                 # (B, S, 1)
-    a_s = upsample(amp * voiced * harm)                                 # (B, S, K)
+    a_s = upsample(amps)                                                # (B, S, K)
     k = torch.arange(1, K_HARM + 1, device=params.device, dtype=params.dtype)
-    a_s = a_s * (f0_s * k < RATE / 2 * 0.95)                            # no aliasing
-    phase = 2 * math.pi * torch.cumsum(f0_s / RATE, dim=1)              # (B, S, 1)
-    phase = phase - 2 * math.pi * torch.floor(phase / (2 * math.pi))
+    phase = torch.cumsum(f0_s / RATE, dim=1)                            # (B, S, 1), cycles
+    phase = 2 * math.pi * (phase - torch.floor(phase))
     y = (a_s * torch.sin(phase * k)).sum(-1)
     bands = F.conv1d(F.pad(noise.unsqueeze(1), (NOISE_TAPS - 1, 0)), filters.unsqueeze(1))  # (B, Bn, S) causal
     y = y + (upsample(gains) * bands.transpose(1, 2)).sum(-1)
     return y
+
+
+# ------------------------------------------------ the shipped synthesiser (v2): from log-mel frames
+MAX_HARM = 96        # harmonics at most (f0 = 60 Hz reaches 5.76 kHz)
+VOICED_MAX_HZ = 5000.0  # harmonics below, noise above (a fixed maximum voiced frequency)
+
+
+def _hann_energy():
+    w = np.hanning(WIN + 1)[:-1]                                        # torch.hann_window (periodic)
+    return float(np.sum(w ** 2))
+
+
+SUM_W2 = _hann_energy()                  # sum of the squared analysis window (240 for WIN = 640)
+SINE_ENERGY = N_FFT / 2 * SUM_W2 / 2     # sum over positive bins of |X|^2 for a unit sine
+NOISE_ENERGY = SUM_W2                    # E|X_k|^2 per bin for unit-variance white noise
+BIN_HZ = RATE / N_FFT
+
+
+def mel_geometry():
+    """What the synthesiser needs of the analysis: band centres (Hz) and areas (bins) of the mel
+    filters, the linear-interpolation matrix from log-band values at the centres to the N_FFT/2+1
+    bins (end values held), and the noise-band edges (Hz). Plain numpy, float64."""
+    fb = mel_filterbank()
+    freqs = np.arange(fb.shape[1]) * BIN_HZ
+    area = fb.sum(1)
+    centre = (fb * freqs).sum(1) / area
+    interp = np.stack([np.interp(freqs, centre, np.eye(N_MELS)[m]) for m in range(N_MELS)], 1)  # (F, M)
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    imel = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
+    edges = imel(np.linspace(mel(40.0), mel(RATE / 2 * 0.98), B_NOISE + 1))
+    return centre, area, interp, edges
+
+
+def _cum_at(C, f):
+    """Energy of the bins below frequency f: C (..., F+1) prefix sums of per-bin energy (bin j spans
+    [(j - 1/2), (j + 1/2)) * BIN_HZ), linear inside a bin; f (..., K) Hz -> (..., K)."""
+    p = (f / BIN_HZ + 0.5).clamp(0, C.shape[-1] - 1)
+    j = p.floor().clamp(max=C.shape[-1] - 2)
+    frac = p - j
+    j = j.long()
+    lo = torch.gather(C, -1, j)
+    return lo + frac * (torch.gather(C, -1, j + 1) - lo)
+
+
+def hns_frames(log_mel_frames, f0, voiced, geometry=None):
+    """Per-frame harmonic amplitudes and noise-band gains that reproduce a log-mel spectrum.
+    log_mel_frames (B, T, 80) (voice.log_mel's scale), f0 (B, T, 1) Hz, voiced (B, T, 1) in [0, 1]
+    -> amps (B, T, MAX_HARM), gains (B, T, B_NOISE).
+
+    The mel band m holds E_m = exp(mel_m) = sum_f fb[m, f] S(f); a flat S over the band gives
+    S = E_m / area_m at the band centre; log S is interpolated linearly between centres to every
+    bin. A harmonic k takes the energy of S within f0/2 of k*f0: a_k^2 = sum S / SINE_ENERGY
+    (Parseval for the Hann-windowed STFT); a noise band b of unit-gain FIR on unit white noise
+    gives NOISE_ENERGY * g_b^2 per bin: g_b^2 = mean S over the band / NOISE_ENERGY. Voiced
+    frames put energy below VOICED_MAX_HZ into harmonics, the rest into noise."""
+    centre, area, interp, edges = geometry or mel_geometry()
+    dt = log_mel_frames.dtype
+    dev = log_mel_frames.device
+    log_s = log_mel_frames - torch.log(torch.as_tensor(area, dtype=dt, device=dev))      # (B, T, M)
+    S = torch.exp(log_s @ torch.as_tensor(interp, dtype=dt, device=dev).T)             # (B, T, F)
+    C = F.pad(torch.cumsum(S, -1), (1, 0))                                             # (B, T, F+1)
+    k = torch.arange(1, MAX_HARM + 1, device=dev, dtype=dt)
+    fk = f0 * k                                                                         # (B, T, K)
+    e = (_cum_at(C, fk + f0 / 2) - _cum_at(C, fk - f0 / 2)).clamp(min=0)
+    keep = (fk < VOICED_MAX_HZ) & (fk < RATE / 2 * 0.95)
+    amps = torch.sqrt(e / SINE_ENERGY) * keep * voiced
+    ed = torch.as_tensor(edges, dtype=dt, device=dev)
+    shape = C.shape[:-1] + (len(edges),)
+    ce = _cum_at(C, ed.expand(shape).contiguous())
+    mean_s = (ce[..., 1:] - ce[..., :-1]) / ((ed[1:] - ed[:-1]) / BIN_HZ)             # (B, T, Bn)
+    mid = (ed[1:] + ed[:-1]) / 2
+    noise_share = 1 - voiced * (mid < VOICED_MAX_HZ)
+    gains = torch.sqrt(mean_s.clamp(min=0) * noise_share / NOISE_ENERGY)
+    return amps, gains
+
+
+def synthesise_mel(log_mel_frames, f0, voiced, noise, filters, geometry=None):
+    """Harmonic-plus-noise waveform from log-mel frames, f0 and voicing (the C++ synthesiser's
+    definition). -> (B, T*HOP). Per sample s = t*HOP + i in frame t every frame value v is
+    v_t + (i/HOP)(v_{t+1} - v_t) (the last frame held): one frame (10 ms) of look-ahead;
+    phase_s = 2 pi sum_{s' <= s} f0_{s'} / RATE;
+    y_s = sum_k a_{k,s} sin(k phase_s) + sum_b g_{b,s} (h_b * noise)_s, h_b causal FIRs."""
+    amps, gains = hns_frames(log_mel_frames, f0, voiced, geometry)
+    f0_s = upsample(f0)
+    a_s = upsample(amps)
+    k = torch.arange(1, MAX_HARM + 1, device=f0.device, dtype=f0.dtype)
+    phase = torch.cumsum(f0_s / RATE, dim=1)
+    phase = 2 * math.pi * (phase - torch.floor(phase))
+    y = (a_s * torch.sin(phase * k)).sum(-1)
+    bands = F.conv1d(F.pad(noise.unsqueeze(1), (NOISE_TAPS - 1, 0)), filters.unsqueeze(1))
+    return y + (upsample(gains) * bands.transpose(1, 2)).sum(-1)
+
+
+def white_noise(shape, device, gen):
+    """Uniform white noise of unit variance (what the C++ synthesiser uses, from its own generator)."""
+    return (torch.rand(shape, device=device, generator=gen) * 2 - 1) * math.sqrt(3.0)
 
 
 class Voice(nn.Module):
@@ -233,8 +364,13 @@ class Voice(nn.Module):
         self.enc_bwd = SeqSsm(enc, emb, H, seed=seed + 2)
         self.prior = nn.Linear(H, N_MELS)
         self.duration = nn.Linear(H, 1)
-        self.n_params = 3 + K_HARM + B_NOISE
+        # decoder outputs: [log f0, voicing logit, log-mel residual over the prior (80)]
+        self.n_params = 2 + N_MELS
         self.decoder = SeqSsm(dec, H + N_MELS + 2, self.n_params, seed=seed + 3)
+        with torch.no_grad():
+            self.decoder.audio.out_proj.bias[0] = math.log(180.0)
+            self.decoder.audio.out_proj.weight[2:].mul_(0.1)
+            self.decoder.audio.out_proj.bias[2:] = 0.0
         self.register_buffer("filters", torch.from_numpy(noise_filters()))
 
     def encode(self, ids, mask):
@@ -245,6 +381,12 @@ class Voice(nn.Module):
         rev = _reverse_padded(e, lengths)
         h = self.enc_fwd(e) + _reverse_padded(self.enc_bwd(rev), lengths)
         return h * mask.unsqueeze(-1)
+
+    def frames(self, params, mu_t):
+        """Decoder output (B, T, 82) + the prior expanded to frames (B, T, 80) -> log-mel (B, T, 80),
+        f0 (B, T, 1) Hz, voicing (B, T, 1)."""
+        f0 = torch.exp(params[..., 0:1]).clamp(F0_MIN * 0.5, F0_MAX * 1.5)
+        return mu_t + params[..., 2:], f0, torch.sigmoid(params[..., 1:2])
 
     def decoder_input(self, h, mu, dur_frames):
         """Expands per-phoneme features to frames: (B, T, H + 80 + 2) with progress
@@ -277,27 +419,41 @@ def _expand_index(dur):
     return idx, prog.clamp(0, 1), 1.0 / length.float()
 
 
+def _mas_one(lp, n, t_len, dur):
+    """Viterbi over one utterance: lp (N, T) log-likelihoods, n phonemes, t_len frames -> dur (N,)
+    frames (added in place). Q[i, t] = lp[i, t] + max(Q[i, t-1], Q[i-1, t-1]); ref: Glow-TTS MAS
+    (Kim et al. 2020, monotonic_align/core.pyx)."""
+    neg = -1e9
+    Q = np.full((n, t_len), neg, dtype=np.float64)
+    Q[0, 0] = lp[0, 0]
+    for t in range(1, t_len):
+        for i in range(min(n, t + 1)):
+            stay = Q[i, t - 1]
+            move = Q[i - 1, t - 1] if i > 0 else neg
+            Q[i, t] = (stay if stay > move else move) + lp[i, t]
+    i = n - 1
+    for t in range(t_len - 1, -1, -1):
+        dur[i] += 1
+        if i > 0 and t > 0 and (i == t or Q[i - 1, t - 1] > Q[i, t - 1]):
+            i -= 1
+
+
+try:  # numba compiles the loop (the GPU machines have it); plain Python otherwise (slow, tests only)
+    import numba
+    _mas_one = numba.njit(cache=False)(_mas_one)
+except ImportError:  # pragma: no cover
+    pass
+
+
 @torch.no_grad()
 def monotonic_alignment(logp, n_len, t_len):
     """Maximum-likelihood monotonic alignment (each frame to one phoneme, phonemes in order,
     each at least one frame): logp (B, N, T) -> durations (B, N) frames. ref: Glow-TTS MAS."""
     B, N, T = logp.shape
-    neg = -1e9
-    Q = torch.full((B, N, T), neg, device=logp.device)
-    Q[:, 0, 0] = logp[:, 0, 0]
-    for t in range(1, T):
-        stay = Q[:, :, t - 1]
-        move = torch.cat([torch.full((B, 1), neg, device=logp.device), Q[:, :-1, t - 1]], dim=1)
-        Q[:, :, t] = torch.maximum(stay, move) + logp[:, :, t]
-    # backtrack from (n_len-1, t_len-1)
-    Qc = Q.cpu().numpy()
+    lp = logp.float().cpu().numpy()
     dur = np.zeros((B, N), dtype=np.int64)
     for b in range(B):
-        i = int(n_len[b]) - 1
-        for t in range(int(t_len[b]) - 1, -1, -1):
-            dur[b, i] += 1
-            if i > 0 and t > 0 and (i == t or Qc[b, i - 1, t - 1] > Qc[b, i, t - 1]):
-                i -= 1
+        _mas_one(lp[b], int(n_len[b]), int(t_len[b]), dur[b])
     return torch.from_numpy(dur).to(logp.device)
 
 
@@ -318,12 +474,32 @@ def export(model, vocab, path, info, settings):
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items() if k != "filters"}
     meta = {
         "format": "sidewinder-voice", "format_version": "1",
-        "sample_rate": str(RATE), "hop": str(HOP), "harmonics": str(K_HARM), "noise_bands": str(B_NOISE),
-        "noise_taps": str(NOISE_TAPS), "n_mels": str(N_MELS),
+        "sample_rate": str(RATE), "hop": str(HOP), "harmonics": str(MAX_HARM), "noise_bands": str(B_NOISE),
+        "noise_taps": str(NOISE_TAPS), "voiced_max_hz": repr(VOICED_MAX_HZ), "n_fft": str(N_FFT),
+        "win": str(WIN), "f0_min": repr(F0_MIN), "f0_max": repr(F0_MAX), "synthesiser": "hns-mel-1",
+        "n_mels": str(N_MELS),
         "phoneme_map": json.dumps(vocab, ensure_ascii=False),
         "enc_fwd": json.dumps(model.enc_fwd.metadata()), "enc_bwd": json.dumps(model.enc_bwd.metadata()),
         "decoder": json.dumps(model.decoder.metadata()),
         "training": json.dumps(settings),
+        "config": json.dumps({"emb": model.emb_dim, "enc": model.enc_fwd.cfg.as_dict(),
+                              "dec": model.decoder.cfg.as_dict()}),
     }
     meta.update({k: str(v) for k, v in info.items()})
     save(path, tensors, meta)
+
+
+def load_voice(path):
+    """A voice file (export()) back into PyTorch: -> (Voice, vocab)."""
+    from sidewinder_train.models import SsmConfig as Cfg
+    from sidewinder_train.safetensors_io import load
+    tensors, meta = load(path)
+    if meta.get("format") != "sidewinder-voice":
+        raise ValueError(f"{path}: not a sidewinder-voice file")
+    cfg = json.loads(meta["config"])
+    vocab = json.loads(meta["phoneme_map"])
+    model = Voice(len(vocab), emb=cfg["emb"], enc=Cfg(**cfg["enc"]), dec=Cfg(**cfg["dec"]))
+    state = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
+    state["filters"] = model.filters
+    model.load_state_dict(state)
+    return model, vocab
