@@ -472,11 +472,18 @@ def export(model, vocab, path, info, settings):
     Sidewinder audio model), embedding, prior, duration; metadata describes it."""
     from sidewinder_train.safetensors_io import save
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items() if k != "filters"}
+    # the synthesiser's constants, so that the file defines it completely (hns_frames, synthesise_mel)
+    centre, area, _, edges = mel_geometry()
+    tensors["synth.noise_filters"] = model.filters.detach().float().cpu()  # (Bn, taps)
+    tensors["synth.mel_centres_hz"] = torch.from_numpy(centre).float()  # (80,)
+    tensors["synth.mel_areas"] = torch.from_numpy(area).float()         # (80,) bins
+    tensors["synth.noise_edges_hz"] = torch.from_numpy(edges).float()   # (Bn + 1,)
     meta = {
         "format": "sidewinder-voice", "format_version": "1",
         "sample_rate": str(RATE), "hop": str(HOP), "harmonics": str(MAX_HARM), "noise_bands": str(B_NOISE),
         "noise_taps": str(NOISE_TAPS), "voiced_max_hz": repr(VOICED_MAX_HZ), "n_fft": str(N_FFT),
-        "win": str(WIN), "f0_min": repr(F0_MIN), "f0_max": repr(F0_MAX), "synthesiser": "hns-mel-1",
+        "win": str(WIN), "sine_energy": repr(SINE_ENERGY), "noise_energy": repr(NOISE_ENERGY),
+        "f0_min": repr(F0_MIN), "f0_max": repr(F0_MAX), "synthesiser": "hns-mel-1",
         "n_mels": str(N_MELS),
         "phoneme_map": json.dumps(vocab, ensure_ascii=False),
         "enc_fwd": json.dumps(model.enc_fwd.metadata()), "enc_bwd": json.dumps(model.enc_bwd.metadata()),
@@ -499,7 +506,7 @@ def load_voice(path):
     cfg = json.loads(meta["config"])
     vocab = json.loads(meta["phoneme_map"])
     model = Voice(len(vocab), emb=cfg["emb"], enc=Cfg(**cfg["enc"]), dec=Cfg(**cfg["dec"]))
-    state = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
+    state = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items() if not k.startswith("synth.")}
     state["filters"] = model.filters
     model.load_state_dict(state)
     return model, vocab

@@ -22,9 +22,18 @@ constexpr int kMaxLayers = 1024;
 
 class Loader {
  public:
-  explicit Loader(const std::string& path) : path_(path), file_(read_safetensors(path)) {}
+  explicit Loader(const std::string& path) : path_(path), owned_(read_safetensors(path)), file_(owned_) { index(); }
   Loader(std::vector<unsigned char> bytes, const std::string& name)
-      : path_(name), file_(parse_safetensors(std::move(bytes), name)) {}
+      : path_(name), owned_(parse_safetensors(std::move(bytes), name)), file_(owned_) {
+    index();
+  }
+  // One model inside a container: the tensors named prefix + <model tensor name>, read with
+  // `metadata` in place of the file's.
+  Loader(const SafetensorsFile& file, const std::string& prefix, std::map<std::string, std::string> metadata,
+         const std::string& name)
+      : path_(name), file_(file), prefix_(prefix), meta_(std::move(metadata)), own_meta_(true) {
+    index();
+  }
 
   ModelWeights load() {
     parse_metadata();
@@ -34,12 +43,22 @@ class Loader {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& what) const { throw ModelLoadError(path_ + ": " + what); }
-
-  const TensorInfo* find(const std::string& name) const {
-    auto it = file_.tensors.find(name);
-    return it == file_.tensors.end() ? nullptr : &it->second;
+  [[noreturn]] void fail(const std::string& what) const {
+    throw ModelLoadError(path_ + ": " + (prefix_.empty() ? "" : "model " + prefix_ + "*: ") + what);
   }
+
+  // tensors_: the model's tensors by their name inside the model (prefix removed).
+  void index() {
+    for (const auto& kv : file_.tensors) {
+      if (kv.first.compare(0, prefix_.size(), prefix_) == 0)
+        tensors_.emplace(kv.first.substr(prefix_.size()), &kv.second);
+    }
+  }
+  const TensorInfo* find(const std::string& name) const {
+    auto it = tensors_.find(name);
+    return it == tensors_.end() ? nullptr : it->second;
+  }
+  const std::map<std::string, std::string>& metadata() const { return own_meta_ ? meta_ : file_.metadata; }
   const TensorInfo& need(const std::string& name) const {
     const TensorInfo* t = find(name);
     if (!t)
@@ -61,8 +80,8 @@ class Loader {
     }
     return t.shape;
   }
-  bool has_meta(const std::string& k) const { return file_.metadata.count(k) != 0; }
-  const std::string& meta(const std::string& k) const { return file_.metadata.at(k); }
+  bool has_meta(const std::string& k) const { return metadata().count(k) != 0; }
+  const std::string& meta(const std::string& k) const { return metadata().at(k); }
 
   // Whole-string, locale-independent parses (std::from_chars): " 1", "+1",
   // "1x" and "1,5" are all refused.
@@ -97,7 +116,7 @@ class Loader {
 
   void parse_metadata() {
     bool any_audio = false;
-    for (const auto& kv : file_.tensors)
+    for (const auto& kv : tensors_)
       any_audio = any_audio || kv.first.rfind("audio.", 0) == 0;
     sidewinder_ = has_meta("format") && meta("format") == "sidewinder";
     if (!sidewinder_ && any_audio) {
@@ -129,7 +148,7 @@ class Loader {
     } else {
       // A plain mamba_ssm / Hugging Face backbone: the architecture is in the names.
       bool x_proj = false, dt_bias = false;
-      for (const auto& kv : file_.tensors) {
+      for (const auto& kv : tensors_) {
         x_proj = x_proj || kv.first.find(".mixer.x_proj.") != std::string::npos;
         dt_bias = dt_bias || kv.first.find(".mixer.dt_bias") != std::string::npos;
       }
@@ -151,7 +170,7 @@ class Loader {
     // Layers: backbone.layers.{i}.*, numbered 0..L-1.
     static const std::string prefix = "backbone.layers.";
     long max_layer = -1;
-    for (const auto& kv : file_.tensors) {
+    for (const auto& kv : tensors_) {
       const std::string& name = kv.first;
       if (name.rfind(prefix, 0) != 0)
         continue;
@@ -291,12 +310,12 @@ class Loader {
     }
     static const std::set<std::string> ignorable = {"backbone.embedding.weight", "backbone.embeddings.weight",
                                                     "lm_head.weight"};
-    for (const auto& kv : file_.tensors) {
+    for (const auto& kv : tensors_) {
       if (known.count(kv.first))
         continue;
       if (!c_.has_audio_head && ignorable.count(kv.first))
         continue;
-      fail("unexpected tensor " + kv.first + " (not part of a " + std::string(arch_name(c_.arch)) + " model)");
+      fail("unexpected tensor " + prefix_ + kv.first + " (not part of a " + std::string(arch_name(c_.arch)) + " model)");
     }
   }
 
@@ -339,7 +358,7 @@ class Loader {
       if (c_.has_skip)
         w.audio_skip_w = get("audio.skip.weight");
     }
-    w.metadata = file_.metadata;
+    w.metadata = metadata();
     try {
       w.check_sizes();
     } catch (const std::invalid_argument& e) {
@@ -349,7 +368,12 @@ class Loader {
   }
 
   std::string path_;
-  SafetensorsFile file_;
+  SafetensorsFile owned_;
+  const SafetensorsFile& file_;
+  std::string prefix_;
+  std::map<std::string, std::string> meta_;
+  bool own_meta_ = false;
+  std::map<std::string, const TensorInfo*> tensors_;
   bool sidewinder_ = false;
   ModelConfig c_;
   std::vector<std::pair<std::string, Shape>> expected_;
@@ -363,6 +387,11 @@ ModelWeights load_model_weights(const std::string& path) {
 
 ModelWeights load_model_weights_from_memory(std::vector<unsigned char> bytes, const std::string& name) {
   return Loader(std::move(bytes), name).load();
+}
+
+ModelWeights load_model_weights_from_container(const SafetensorsFile& file, const std::string& prefix,
+                                               std::map<std::string, std::string> metadata) {
+  return Loader(file, prefix, std::move(metadata), file.path).load();
 }
 
 namespace {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,13 @@ std::shared_ptr<const Model> load_model(const std::string& path);
 // plugin state); `name` stands for the path in messages.
 ModelWeights load_model_weights_from_memory(std::vector<unsigned char> bytes, const std::string& name);
 std::shared_ptr<const Model> load_model_from_memory(std::vector<unsigned char> bytes, const std::string& name);
+
+// One model stored inside a container file (a voice holds several): the
+// tensors named `prefix` + <model tensor name>, interpreted with `metadata`
+// (format, format_version, arch, sample_rate, ... as in a model file) instead
+// of the file's own. Messages name file.path and the full tensor name.
+ModelWeights load_model_weights_from_container(const SafetensorsFile& file, const std::string& prefix,
+                                               std::map<std::string, std::string> metadata);
 
 // Writes weights as a Sidewinder format-1 file (F32), metadata included.
 void save_model_weights(const ModelWeights& weights, const std::string& path);
