@@ -15,6 +15,7 @@ PACKAGES=(
   clang-format           # style check (tests/check_format.sh)
   python3-numpy python3-scipy python3-matplotlib  # trainer, reference scripts
   python3-torch          # trainer (training/), its tests and the C++/PyTorch cross-check
+  libopenblas0-pthread   # python3-torch links the generic libblas.so.3 otherwise (20x slower matrix products)
   libespeak-ng-dev       # speech front end (speech/): text to phonemes
   juce-modules-source    # the plugin (plugin/): JUCE 7.0.5, CMake package + modules
   xvfb x11-utils imagemagick  # the plugin's Standalone started headless, its screenshot

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .scan import scan, scan_reference
+from .scan import scan, scan_reference, ssd
 
 # Named sizes. The cost of each on this project's reference machine is in
 # presets/README.md; `lite` aims at the cost of a 16-unit LSTM.
@@ -143,6 +143,7 @@ class Mamba2Mixer(nn.Module):
         self.norm = nn.Module()
         self.norm.weight = nn.Parameter(torch.ones(E))
         self.out_proj = nn.Linear(E, D, bias=False)
+        self.use_ssd = False  # the voice trainer turns it on (scan.ssd)
 
     def forward(self, h, state=None, reference=False):
         cfg, H = self.cfg, self.H
@@ -158,15 +159,20 @@ class Mamba2Mixer(nn.Module):
         C = C.reshape(Bt, T, G, 1, N).expand(Bt, T, G, rep, N).reshape(Bt, T, H, N)
         dt = F.softplus(dt + self.dt_bias)                                     # (Bt, T, H)
         A = -torch.exp(self.A_log)                                             # (H,)
-        dA = torch.exp(dt * A)[..., None, None]                                # (Bt, T, H, 1, 1)
-        dBx = (dt[..., None] * x).unsqueeze(-1) * B.unsqueeze(3)               # (Bt, T, H, P, N)
-        s = (scan_reference if reference else scan)(dA, dBx, None if state is None else state[1])
-        y = (s * C.unsqueeze(3)).sum(-1) + self.D[:, None] * x                 # (Bt, T, H, P)
+        if reference or not self.use_ssd:
+            dA = torch.exp(dt * A)[..., None, None]                            # (Bt, T, H, 1, 1)
+            dBx = (dt[..., None] * x).unsqueeze(-1) * B.unsqueeze(3)           # (Bt, T, H, P, N)
+            s = (scan_reference if reference else scan)(dA, dBx, None if state is None else state[1])
+            y = (s * C.unsqueeze(3)).sum(-1) + self.D[:, None] * x             # (Bt, T, H, P)
+            last = s[:, -1]
+        else:  # the chunked matrix form: same y, no per-step states (training)
+            y, last = ssd(x, dt, A, B, C, None if state is None else state[1])
+            y = y + self.D[:, None] * x
         y = y.reshape(Bt, T, E) * F.silu(z)
         yg = y.reshape(Bt, T, G, E // G)
         yg = yg * torch.rsqrt(yg.pow(2).mean(-1, keepdim=True) + cfg.gate_norm_eps)
         y = yg.reshape(Bt, T, E) * self.norm.weight
-        return self.out_proj(y), (conv_state, s[:, -1])
+        return self.out_proj(y), (conv_state, last)
 
 
 class Block(nn.Module):

@@ -55,3 +55,39 @@ def scan(a, b, h0=None, chunk=64):
     h = Bv + A * carry.unsqueeze(2)
     h = h.reshape((Bt, nc * Q) + h.shape[3:])
     return h[:, :T]
+
+
+def ssd(x, dt, A, B, C, h0=None, chunk=64):
+    """Mamba-2's selective scan in its chunked matrix form (state space duality, Dao & Gu 2024,
+    sec. 6): the same y as scan_reference on dA = exp(dt A), dBx = dt x B^T, without forming the
+    (T, H, P, N) states. x (Bt, T, H, P), dt (Bt, T, H), A (H,), B, C (Bt, T, H, N), h0 (Bt, H, P, N)
+    -> y_t = C_t . s_t (Bt, T, H, P) and the last state (Bt, H, P, N).
+
+    Inside a chunk of Q steps with l_t = sum_{r <= t} dt_r A (cumulative log decay):
+      y_t = sum_{s <= t} exp(l_t - l_s) (C_t . B_s) dt_s x_s  +  exp(l_t) C_t . S_in,
+    S_in the state entering the chunk; chunk states are carried sequentially."""
+    Bt, T, H, P = x.shape
+    N = B.shape[-1]
+    Q = chunk
+    pad = (-T) % Q
+    if pad:  # dt = 0 adds nothing and decays nothing
+        x, dt, B, C = (torch.cat([v, v.new_zeros((Bt, pad) + v.shape[2:])], 1) for v in (x, dt, B, C))
+    nc = (T + pad) // Q
+    X = (x * dt.unsqueeze(-1)).reshape(Bt, nc, Q, H, P)
+    l = torch.cumsum((dt * A).reshape(Bt, nc, Q, H), dim=2)                     # (Bt, nc, Q, H)
+    Bc = B.reshape(Bt, nc, Q, H, N)
+    Cc = C.reshape(Bt, nc, Q, H, N)
+    causal = torch.ones(Q, Q, dtype=torch.bool, device=x.device).tril()
+    diff = (l.unsqueeze(3) - l.unsqueeze(2)).masked_fill(~causal[None, None, :, :, None], float("-inf"))
+    G = torch.einsum("bctHn,bcsHn->bctsH", Cc, Bc) * torch.exp(diff)          # (Bt, nc, Q, Q, H)
+    y = torch.einsum("bctsH,bcsHp->bctHp", G, X)
+    S = torch.einsum("bcsH,bcsHp,bcsHn->bcHpn", torch.exp(l[:, :, -1:] - l), X, Bc)  # each chunk's own state
+    decay = torch.exp(l[:, :, -1])                                              # (Bt, nc, H)
+    s = x.new_zeros(Bt, H, P, N) if h0 is None else h0
+    entering = []
+    for c in range(nc):
+        entering.append(s)
+        s = decay[:, c, :, None, None] * s + S[:, c]
+    S_in = torch.stack(entering, 1)                                             # (Bt, nc, H, P, N)
+    y = y + torch.einsum("bctHn,bcHpn->bctHp", Cc, S_in) * torch.exp(l).unsqueeze(-1)
+    return y.reshape(Bt, nc * Q, H, P)[:, :T], s

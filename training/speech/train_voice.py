@@ -163,6 +163,8 @@ def speak(model, ids, device, seed=0):
 
 def train(a):
     t_begin = time.time()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     utts, vocab = load_packed(a.corpus)
@@ -262,6 +264,7 @@ def main(argv=None):
                    help="minutes from start by which everything must be done (training is shortened to fit)")
     t.add_argument("--reserve", type=float, default=45.0, help="seconds kept for evaluation and export")
     t.add_argument("--checkpoint", help="export the voice here every 60 s while training")
+    t.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (0: its default)")
     t.add_argument("--init", help="continue from this voice file (same phoneme map)")
     a = ap.parse_args(argv)
     if a.cmd == "pack":

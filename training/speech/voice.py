@@ -372,6 +372,9 @@ class Voice(nn.Module):
             self.decoder.audio.out_proj.weight[2:].mul_(0.1)
             self.decoder.audio.out_proj.bias[2:] = 0.0
         self.register_buffer("filters", torch.from_numpy(noise_filters()))
+        for m in self.modules():  # train with the chunked matrix form of the scan (same outputs)
+            if hasattr(m, "use_ssd"):
+                m.use_ssd = True
 
     def encode(self, ids, mask):
         """ids (B, N) -> h (B, N, H): forward + backward SSM (the backward one runs on each
