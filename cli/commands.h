@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -59,5 +60,24 @@ struct PhonemizeOptions {
   std::string voice = "en-us";  // espeak-ng voice
 };
 int run_phonemize(const PhonemizeOptions& o);
+
+// The bundled voice: presets/voices/<this>, installed to share/sidewinder/voices/.
+constexpr const char* kDefaultVoiceFile = "allison.safetensors";
+
+struct SpeakCliOptions {
+  std::string text;
+  bool has_text = false;       // else stdin
+  std::string out;             // file or "-" (raw PCM on stdout)
+  std::string voice;           // empty: default_voice_path()
+  std::string format = "s16";  // for "-": s16 (little-endian int16) or f32
+  std::string timestamps;      // JSON file of word and phoneme times
+  bool ssml = false;
+  bool json = false;
+  double rate = 1.0, pitch = 0.0, volume = 1.0;
+  std::uint64_t seed = 0x5eed;
+};
+int run_speak(const SpeakCliOptions& o);
+// $SIDEWINDER_VOICE, else the installed share/sidewinder/voices/, else the source tree's presets/voices/.
+std::string default_voice_path();
 
 }  // namespace sw::cli

@@ -64,9 +64,28 @@ int main(int argc, char** argv) {
   phon->add_flag("--json", po.json, "JSON output: clauses with phonemes, terminator, text, offset, prosody, pauses");
   phon->add_option("--espeak-voice", po.voice, "espeak-ng voice for the phonemes (default en-us)");
 
+  SpeakCliOptions so;
+  auto* speak = app.add_subcommand("speak", "Text (or SSML) to speech with a Sidewinder voice");
+  auto* stopt = speak->add_option("TEXT", so.text, "Text; read from stdin when absent");
+  speak
+      ->add_option("-o,--output", so.out,
+                   "Output: .wav .flac .ogg .aif .f32, or - for raw PCM on stdout while synthesising")
+      ->required();
+  speak->add_option("--voice", so.voice, "Voice file (default: $SIDEWINDER_VOICE or the bundled voice)");
+  speak->add_option("--rate", so.rate, "Speaking rate, 0.25..4 (1 = the voice's)")->check(CLI::Range(0.25, 4.0));
+  speak->add_option("--pitch", so.pitch, "Pitch shift in semitones, -24..24")->check(CLI::Range(-24.0, 24.0));
+  speak->add_option("--volume", so.volume, "Output gain, 0..4")->check(CLI::Range(0.0, 4.0));
+  speak->add_flag("--ssml", so.ssml, "TEXT is SSML (<speak>, <break>, <prosody>, <s>, <p>, <phoneme>)");
+  speak->add_option("--timestamps", so.timestamps, "Write the start and end of every word and phoneme (JSON)");
+  speak->add_option("--format", so.format, "Raw PCM format for -o -: s16 (default) or f32")
+      ->check(CLI::IsMember({"s16", "f32"}));
+  speak->add_option("--seed", so.seed, "Seed of the synthesiser's noise");
+  speak->add_flag("--json", so.json, "Print a JSON summary (time to first audio, real-time factor)");
+
   try {
     app.parse(argc, argv);
     po.has_text = topt->count() > 0;
+    so.has_text = stopt->count() > 0;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
@@ -80,6 +99,8 @@ int main(int argc, char** argv) {
       return run_bench(bo);
     if (*phon)
       return run_phonemize(po);
+    if (*speak)
+      return run_speak(so);
   } catch (const sw::ssm::ModelLoadError& e) {
     std::fprintf(stderr, "sidewinder: %s\n", e.what());
     return kExitBadInput;

@@ -248,8 +248,9 @@ TEST_CASE("voice: f0 override and pitch shift reach the synthesiser", "[voice]")
 
 namespace {
 // Writes a modified copy of the tiny voice.
-std::string broken_voice(const std::string& name, const std::function<void(std::map<std::string, ssm::TensorToWrite>&,
-                                                                            std::map<std::string, std::string>&)>& edit) {
+std::string broken_voice(
+    const std::string& name,
+    const std::function<void(std::map<std::string, ssm::TensorToWrite>&, std::map<std::string, std::string>&)>& edit) {
   const ssm::SafetensorsFile f = ssm::read_safetensors(tiny_voice());
   std::map<std::string, ssm::TensorToWrite> t;
   for (const auto& [n, info] : f.tensors)
@@ -283,25 +284,33 @@ TEST_CASE("voice: broken voice files are refused with one message naming the fau
                  "format_version 2 is not supported");
   expect_refused(broken_voice("synth", [](T&, M& m) { m["synthesiser"] = "wavenet"; }), "synthesiser = 'wavenet'");
   expect_refused(broken_voice("map_json", [](T&, M& m) { m["phoneme_map"] = "{not json"; }), "phoneme_map is not JSON");
-  expect_refused(broken_voice("map_ids", [](T&, M& m) {
-                   auto j = nlohmann::json::parse(m["phoneme_map"]);
-                   j["<eos>"] = 0;
-                   m["phoneme_map"] = j.dump();
-                 }),
+  expect_refused(broken_voice("map_ids",
+                              [](T&, M& m) {
+                                auto j = nlohmann::json::parse(m["phoneme_map"]);
+                                j["<eos>"] = 0;
+                                m["phoneme_map"] = j.dump();
+                              }),
                  "each once");
   expect_refused(broken_voice("no_prior", [](T& t, M&) { t.erase("prior.bias"); }), "missing tensor prior.bias");
   expect_refused(broken_voice("decoder_layer", [](T& t, M&) { t.erase("decoder.backbone.layers.1.mixer.D"); }),
                  "decoder.");
-  expect_refused(broken_voice("extra", [](T& t, M&) { t["stray.weight"] = {{1}, {0.0f}}; }),
+  expect_refused(broken_voice("extra",
+                              [](T& t, M&) {
+                                t["stray.weight"] = {{1}, {0.0f}};
+                              }),
                  "unexpected tensor stray.weight");
-  expect_refused(broken_voice("filters", [](T& t, M&) { t["synth.noise_filters"] = {{2, 2}, {0, 0, 0, 0}}; }),
+  expect_refused(broken_voice("filters",
+                              [](T& t, M&) {
+                                t["synth.noise_filters"] = {{2, 2}, {0, 0, 0, 0}};
+                              }),
                  "synth.noise_filters");
   expect_refused(broken_voice("hop", [](T&, M& m) { m["hop"] = "-3"; }), "metadata hop");
-  expect_refused(broken_voice("emb", [](T& t, M&) {
-                   auto& e = t["embedding.weight"];
-                   e.shape[0] -= 1;
-                   e.values.resize(std::size_t(e.shape[0] * e.shape[1]));
-                 }),
+  expect_refused(broken_voice("emb",
+                              [](T& t, M&) {
+                                auto& e = t["embedding.weight"];
+                                e.shape[0] -= 1;
+                                e.values.resize(std::size_t(e.shape[0] * e.shape[1]));
+                              }),
                  "embedding.weight");
   expect_refused(test::data_path("voice/does_not_exist.safetensors"), "cannot open");
 }

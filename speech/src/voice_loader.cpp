@@ -31,11 +31,12 @@ class VoiceLoader {
       fail("metadata format is '" + meta_or("format", "(missing)") + "', expected 'sidewinder-voice'");
     const long version = parse_int("format_version", 0, 1 << 20);
     if (version != kVoiceFormatVersion) {
-      fail("format_version " + std::to_string(version) + " is not supported by this engine (supported: " +
-           std::to_string(kVoiceFormatVersion) + ")");
+      fail("format_version " + std::to_string(version) +
+           " is not supported by this engine (supported: " + std::to_string(kVoiceFormatVersion) + ")");
     }
     if (meta_or("synthesiser", "(missing)") != "hns-mel-1")
-      fail("metadata synthesiser = '" + meta_or("synthesiser", "(missing)") + "' is not supported (supported: hns-mel-1)");
+      fail("metadata synthesiser = '" + meta_or("synthesiser", "(missing)") +
+           "' is not supported (supported: hns-mel-1)");
     v->name = meta_or("name", "voice");
     v->language = meta_or("language", "");
     v->license = meta_or("license", "");

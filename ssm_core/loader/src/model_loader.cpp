@@ -315,7 +315,8 @@ class Loader {
         continue;
       if (!c_.has_audio_head && ignorable.count(kv.first))
         continue;
-      fail("unexpected tensor " + prefix_ + kv.first + " (not part of a " + std::string(arch_name(c_.arch)) + " model)");
+      fail("unexpected tensor " + prefix_ + kv.first + " (not part of a " + std::string(arch_name(c_.arch)) +
+           " model)");
     }
   }
 

@@ -12,9 +12,9 @@ namespace sw::speech {
 
 // The parameters of one 10 ms frame, as the synthesiser consumes them.
 struct FrameParams {
-  float f0 = 0;                 // Hz
-  std::vector<float> amps;      // [K] harmonic amplitudes
-  std::vector<float> gains;     // [Bn] noise-band gains
+  float f0 = 0;              // Hz
+  std::vector<float> amps;   // [K] harmonic amplitudes
+  std::vector<float> gains;  // [Bn] noise-band gains
 };
 
 // One frame's log-mel spectrum, f0 and voicing -> harmonic amplitudes and

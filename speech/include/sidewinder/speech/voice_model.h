@@ -33,12 +33,12 @@ struct VoiceModel {
   int n_symbols = 0, emb_dim = 0, hidden = 0, n_mels = 0;
   int bos = 0, eos = 0, space = 0;
 
-  std::vector<float> embedding;  // [n_symbols, emb_dim]
+  std::vector<float> embedding;                        // [n_symbols, emb_dim]
   std::shared_ptr<const ssm::Model> enc_fwd, enc_bwd;  // emb_dim -> hidden
   std::shared_ptr<const ssm::Model> decoder;           // hidden + n_mels + 2 -> 2 + n_mels
-  std::vector<float> prior_w;  // [n_mels, hidden]
-  std::vector<float> prior_b;  // [n_mels]
-  std::vector<float> dur_w;    // [hidden]
+  std::vector<float> prior_w;                          // [n_mels, hidden]
+  std::vector<float> prior_b;                          // [n_mels]
+  std::vector<float> dur_w;                            // [hidden]
   float dur_b = 0.0f;
   std::shared_ptr<const SynthTables> synth;
 

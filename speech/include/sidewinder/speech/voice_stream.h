@@ -16,12 +16,12 @@ namespace sw::speech {
 
 // How an utterance is spoken. Fixed for the utterance except where marked live.
 struct UtteranceControls {
-  double length_scale = 1.0;     // durations x this (1 / speaking rate)
-  double pitch_semitones = 0.0;  // f0 x 2^(st/12)
-  double volume = 1.0;           // output gain
+  double length_scale = 1.0;           // durations x this (1 / speaking rate)
+  double pitch_semitones = 0.0;        // f0 x 2^(st/12)
+  double volume = 1.0;                 // output gain
   const float* f0_override = nullptr;  // Hz per frame (<= 0: keep the voice's), f0_override_frames of them
   std::size_t f0_override_frames = 0;
-  std::uint64_t seed = 0x5eed;   // the noise generator's
+  std::uint64_t seed = 0x5eed;  // the noise generator's
 };
 
 // Sees every frame as it is synthesised (tests, timestamps, the f0 path).
@@ -83,17 +83,17 @@ class VoiceStream {
   std::size_t max_tokens_ = 0;
   // Per utterance (views sized for max_tokens at prepare).
   std::vector<float> e_, e_rev_, hf_, hb_rev_;  // [N, C], [N, C], [N, H], [N, H]
-  std::vector<float> h_, mu_;                    // [N, H], [N, M]
-  std::vector<int> dur_;                         // [N]
+  std::vector<float> h_, mu_;                   // [N, H], [N, M]
+  std::vector<int> dur_;                        // [N]
   std::size_t n_ = 0, total_frames_ = 0;
   UtteranceControls ctl_;
   bool active_ = false;
   // Decoder position.
-  std::size_t frame_ = 0;         // next frame to synthesise
-  std::size_t tok_ = 0, tok_pos_ = 0;  // phoneme of the next frame to decode and frames into it
-  std::size_t decoded_ = 0;       // frames decoded so far
+  std::size_t frame_ = 0;                // next frame to synthesise
+  std::size_t tok_ = 0, tok_pos_ = 0;    // phoneme of the next frame to decode and frames into it
+  std::size_t decoded_ = 0;              // frames decoded so far
   std::vector<float> dec_in_, dec_out_;  // [chunk, H+M+2], [chunk, 2+M]
-  std::vector<float> mel_;        // [chunk, M]: mu + residual
+  std::vector<float> mel_;               // [chunk, M]: mu + residual
   std::vector<float> amps_, gains_;
   std::vector<double> scratch_;
   std::size_t chunk_begin_ = 0, chunk_len_ = 0;

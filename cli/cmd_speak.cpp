@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `sidewinder speak [TEXT] -o OUT [--voice FILE] [--rate R] [--pitch ST]
+// [--volume V] [--ssml] [--timestamps FILE] [--format s16|f32]`: text (or
+// SSML; stdin when no TEXT) to speech with a Sidewinder voice. OUT is a file
+// (.wav .flac .ogg .aif .f32: written to a temporary and renamed on success)
+// or "-": raw PCM on stdout, written as it is synthesised.
+#include <unistd.h>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "sidewinder/dsp/audio_file.h"
+#include "sidewinder/speech/markup.h"
+#include "sidewinder/speech/speaker.h"
+#include "sidewinder/speech/voice_loader.h"
+
+namespace sw::cli {
+
+std::string default_voice_path() {
+  if (const char* env = std::getenv("SIDEWINDER_VOICE"); env && *env)
+    return env;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path() / ".." / "share" / "sidewinder" / "voices" / kDefaultVoiceFile;
+    if (fs::exists(installed, ec))
+      return installed.lexically_normal().string();
+  }
+  return std::string(SIDEWINDER_VOICES_DIR) + "/" + kDefaultVoiceFile;
+}
+
+namespace {
+
+void write_timestamps(const std::string& path, const std::vector<speech::Timestamp>& ts, const speech::VoiceModel& v) {
+  nlohmann::json words = nlohmann::json::array(), phonemes = nlohmann::json::array();
+  for (const auto& t : ts) {
+    const nlohmann::json e = {{"text", t.text}, {"start", t.start_s}, {"end", t.end_s}};
+    (t.kind == speech::Timestamp::Kind::word ? words : phonemes).push_back(e);
+  }
+  const nlohmann::json j = {
+      {"voice", v.name}, {"sample_rate", v.sample_rate()}, {"words", words}, {"phonemes", phonemes}};
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp);
+    if (!f)
+      throw InputError(path + ": cannot create: " + std::strerror(errno));
+    f << j.dump(1) << "\n";
+    if (!f.flush())
+      throw std::runtime_error(path + ": write failed");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
+
+int run_speak(const SpeakCliOptions& o) {
+  std::string text = o.text;
+  if (!o.has_text) {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (text.size() > kMaxSpeechInputBytes)
+      throw InputError("stdin: text longer than " + std::to_string(kMaxSpeechInputBytes) + " bytes");
+  }
+  if (text.size() > kMaxSpeechInputBytes)
+    throw InputError("TEXT is longer than " + std::to_string(kMaxSpeechInputBytes) + " bytes");
+  const auto t_start = std::chrono::steady_clock::now();
+  const std::string voice_path = o.voice.empty() ? default_voice_path() : o.voice;
+  auto voice = speech::load_voice(voice_path);
+  speech::Speaker speaker(voice);
+  speech::SpeakOptions so;
+  so.ssml = o.ssml;
+  so.rate = o.rate;
+  so.pitch_semitones = o.pitch;
+  so.volume = o.volume;
+  so.seed = o.seed;
+  std::vector<speech::Utterance> plan;
+  try {
+    plan = speaker.plan(text, so);
+  } catch (const speech::MarkupError& e) {
+    throw InputError(std::string(o.ssml ? "SSML " : "text ") + e.what());
+  } catch (const speech::SpeakError& e) {
+    throw InputError(e.what());
+  }
+  if (speaker.unknown_symbols() > 0)
+    std::fprintf(stderr, "sidewinder: %zu phoneme symbol(s) unknown to voice %s were skipped\n",
+                 speaker.unknown_symbols(), voice->name.c_str());
+  const double rate = voice->sample_rate();
+  std::vector<speech::Timestamp> ts;
+  double first_audio_ms = -1;
+  std::size_t samples = 0;
+  if (o.out == "-") {
+    // Raw PCM on stdout as it is made: s16le (clipped) or f32le.
+    std::vector<std::int16_t> s16;
+    auto sink = [&](const float* x, std::size_t n) {
+      if (first_audio_ms < 0)
+        first_audio_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
+      std::size_t wrote = 0;
+      if (o.format == "f32") {
+        wrote = std::fwrite(x, sizeof(float), n, stdout);
+      } else {
+        s16.resize(n);
+        for (std::size_t i = 0; i < n; ++i)
+          s16[i] = std::int16_t(std::lrint(std::clamp(x[i], -1.0f, 1.0f) * 32767.0f));
+        wrote = std::fwrite(s16.data(), sizeof(std::int16_t), n, stdout);
+      }
+      if (wrote != n || std::fflush(stdout) != 0)
+        throw std::runtime_error(std::string("-: write to stdout failed: ") + std::strerror(errno));
+      return true;
+    };
+    samples = speaker.speak(plan, so, sink, o.timestamps.empty() ? nullptr : &ts);
+  } else {
+    auto writer = dsp::AudioFileWriter::create(o.out, rate, 1);
+    auto sink = [&](const float* x, std::size_t n) {
+      if (first_audio_ms < 0)
+        first_audio_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
+      writer.write(x, n);
+      return true;
+    };
+    samples = speaker.speak(plan, so, sink, o.timestamps.empty() ? nullptr : &ts);
+    writer.commit();
+  }
+  if (!o.timestamps.empty())
+    write_timestamps(o.timestamps, ts, *voice);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  if (o.json) {
+    const nlohmann::json j = {
+        {"voice", voice->name},      {"sample_rate", rate},
+        {"samples", samples},        {"seconds", samples / rate},
+        {"utterances", plan.size()}, {"first_audio_ms", first_audio_ms},
+        {"wall_seconds", wall},      {"real_time_factor", samples ? wall / (samples / rate) : 0.0}};
+    std::fprintf(o.out == "-" ? stderr : stdout, "%s\n", j.dump().c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace sw::cli

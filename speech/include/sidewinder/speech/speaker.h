@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sidewinder/speech/phonemizer.h"
+#include "sidewinder/speech/voice_stream.h"
+
+namespace sw::speech {
+
+struct SpeakOptions {
+  bool ssml = false;
+  double rate = 1.0;               // speaking rate (x SSML prosody rate), 0.25..4
+  double pitch_semitones = 0.0;    // (+ SSML prosody pitch), -24..24
+  double volume = 1.0;             // 0..4
+  double sentence_pause_s = 0.15;  // silence after a clause ending in . ? ! (not after the last)
+  std::uint64_t seed = 0x5eed;
+};
+
+// One utterance for the voice: a sentence (or a run of clauses with the same
+// prosody) as phoneme ids, with what each id stands for.
+struct Utterance {
+  struct Token {
+    int word = -1;       // index into words, -1 for <bos>, <eos>, spaces, punctuation
+    std::string symbol;  // the phoneme (UTF-8) or "" for specials
+  };
+  std::vector<int> ids;
+  std::vector<Token> tokens;  // [ids.size()]
+  std::vector<std::string> words;
+  double length_scale = 1.0, pitch_semitones = 0.0;
+  double pause_before_s = 0.0;  // silence before it (a break, a paragraph, the previous sentence's end)
+};
+
+struct Timestamp {
+  enum class Kind { word, phoneme };
+  Kind kind = Kind::word;
+  std::string text;
+  double start_s = 0, end_s = 0;
+};
+
+class SpeakError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Text (or SSML) to audio with a voice: markup -> espeak-ng clauses ->
+// utterances -> VoiceStream. Not for an audio thread (the front end
+// allocates and locks espeak-ng); the audio comes out through a sink as it
+// is made, so the first samples leave after the first sentence's encoder
+// and two decoder frames.
+class Speaker {
+ public:
+  // Throws PhonemizerError if espeak-ng cannot start with the voice's
+  // espeak_voice (metadata; default en-us).
+  explicit Speaker(std::shared_ptr<const VoiceModel> voice);
+
+  // Throws MarkupError (bad markup: names the place) or SpeakError (options
+  // out of range).
+  std::vector<Utterance> plan(std::string_view input, const SpeakOptions& options) const;
+
+  // Called with each piece of audio as it is made; return false to stop.
+  using Sink = std::function<bool(const float* samples, std::size_t n)>;
+  // Speaks the utterances; timestamps (words and phonemes, seconds from the
+  // first sample) appended to *timestamps if given. Returns samples made.
+  std::size_t speak(const std::vector<Utterance>& utterances, const SpeakOptions& options, const Sink& sink,
+                    std::vector<Timestamp>* timestamps = nullptr);
+
+  const VoiceModel& voice() const noexcept { return *voice_; }
+  // Symbols of the input the voice has no id for (skipped), since the last plan().
+  std::size_t unknown_symbols() const noexcept { return unknown_; }
+
+  static constexpr std::size_t kMaxTokens = 400;  // longer clauses are cut at words
+
+ private:
+  std::shared_ptr<const VoiceModel> voice_;
+  Phonemizer phonemizer_;
+  VoiceStream stream_;
+  mutable std::size_t unknown_ = 0;
+};
+
+// Splits UTF-8 into codepoints (each as a string); invalid bytes become
+// U+FFFD.
+std::vector<std::string> utf8_codepoints(std::string_view s);
+
+}  // namespace sw::speech

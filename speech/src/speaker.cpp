@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Text to speech: clauses from the front end grouped into utterances,
+// tokenised as the trainer does (training/speech/voice.py tokens():
+// <bos> clause ' ' clause ... <eos>, each clause's phonemes codepoint by
+// codepoint and its terminator), then spoken through one VoiceStream.
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "sidewinder/speech/markup.h"
+#include "sidewinder/speech/speaker.h"
+
+namespace sw::speech {
+
+std::vector<std::string> utf8_codepoints(std::string_view s) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = n > 0 && i + n <= s.size();
+    for (std::size_t k = 1; ok && k < n; ++k)
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (!ok) {
+      out.emplace_back("\xEF\xBF\xBD");
+      ++i;
+      continue;
+    }
+    out.emplace_back(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+namespace {
+
+bool ends_sentence(char t) {
+  return t == '.' || t == '?' || t == '!';
+}
+
+// Words of a clause's source text, for timestamps (punctuation stripped).
+std::vector<std::string> text_words(const std::string& text) {
+  std::vector<std::string> w;
+  std::istringstream in(text);
+  std::string s;
+  while (in >> s) {
+    while (!s.empty() && std::string(",.?!:;\"()").find(s.back()) != std::string::npos)
+      s.pop_back();
+    while (!s.empty() && std::string("\"(").find(s.front()) != std::string::npos)
+      s.erase(s.begin());
+    if (!s.empty())
+      w.push_back(s);
+  }
+  return w;
+}
+
+bool is_stress_mark(const std::string& s) {
+  return s == "\u02C8" || s == "\u02CC";  // ˈ ˌ
+}
+
+bool is_suffix_mark(const std::string& s) {
+  if (s == "\u02D0" || s == "\u02D1")  // ː ˑ
+    return true;
+  // combining diacritics U+0300..U+036F: two bytes 0xCC 0x80 .. 0xCD 0xAF
+  return s.size() == 2 && (static_cast<unsigned char>(s[0]) == 0xCC ||
+                           (static_cast<unsigned char>(s[0]) == 0xCD && static_cast<unsigned char>(s[1]) <= 0xAF));
+}
+
+}  // namespace
+
+Speaker::Speaker(std::shared_ptr<const VoiceModel> voice)
+    : voice_(voice), phonemizer_(voice->espeak_voice.empty() ? "en-us" : voice->espeak_voice), stream_(voice) {
+  stream_.prepare(kMaxTokens);
+}
+
+std::vector<Utterance> Speaker::plan(std::string_view input, const SpeakOptions& o) const {
+  if (!(o.rate >= kMinRate && o.rate <= kMaxRate))
+    throw SpeakError("rate " + std::to_string(o.rate) + " is outside 0.25..4");
+  if (!(std::abs(o.pitch_semitones) <= kMaxPitchSemitones))
+    throw SpeakError("pitch " + std::to_string(o.pitch_semitones) + " semitones is outside -24..24");
+  if (!(o.volume >= 0.0 && o.volume <= 4.0))
+    throw SpeakError("volume " + std::to_string(o.volume) + " is outside 0..4");
+  const std::vector<Segment> segments = o.ssml ? parse_ssml(input) : parse_plain(input);
+  const std::vector<Clause> clauses = phonemizer_.phonemize(segments);
+  const VoiceModel& v = *voice_;
+  unknown_ = 0;
+  std::vector<Utterance> out;
+  Utterance cur;
+  double pause = 0.0;
+  auto flush = [&]() {
+    if (cur.ids.empty())
+      return;
+    cur.ids.push_back(v.eos);
+    cur.tokens.push_back({});
+    out.push_back(std::move(cur));
+    cur = Utterance{};
+  };
+  auto open = [&](const Clause& c) {
+    cur.ids = {v.bos};
+    cur.tokens = {Utterance::Token{}};
+    cur.length_scale = 1.0 / std::clamp(o.rate * c.rate, kMinRate, kMaxRate);
+    cur.pitch_semitones = std::clamp(o.pitch_semitones + c.pitch_semitones, -kMaxPitchSemitones, kMaxPitchSemitones);
+    cur.pause_before_s = pause;
+    pause = 0.0;
+  };
+  for (const Clause& c : clauses) {
+    const bool has_speech = c.phonemes.find_first_not_of(' ') != std::string::npos;
+    if (has_speech) {
+      const double ls = 1.0 / std::clamp(o.rate * c.rate, kMinRate, kMaxRate);
+      const double st = std::clamp(o.pitch_semitones + c.pitch_semitones, -kMaxPitchSemitones, kMaxPitchSemitones);
+      if (!cur.ids.empty() && (ls != cur.length_scale || st != cur.pitch_semitones))
+        flush();
+      const auto symbols = utf8_codepoints(c.phonemes);
+      // words of this clause: the phoneme words; labelled with the text's words when they match one to one
+      std::vector<std::string> ph_words(1);
+      for (const auto& s : symbols) {
+        if (s == " ") {
+          if (!ph_words.back().empty())
+            ph_words.emplace_back();
+        } else {
+          ph_words.back() += s;
+        }
+      }
+      if (ph_words.back().empty())
+        ph_words.pop_back();
+      const auto tw = text_words(c.text);
+      const std::vector<std::string>& labels = tw.size() == ph_words.size() ? tw : ph_words;
+      if (cur.ids.empty())
+        open(c);
+      else if (cur.ids.size() + 1 < kMaxTokens) {
+        cur.ids.push_back(v.space);
+        cur.tokens.push_back({});
+      }
+      int word = -1;
+      bool in_word = false;
+      for (const auto& s : symbols) {
+        if (cur.ids.size() + 2 >= kMaxTokens) {  // a clause too long for one utterance: cut at this point
+          flush();
+          open(c);
+          in_word = false;
+        }
+        if (s == " ") {
+          in_word = false;
+          if (cur.ids.size() > 1) {
+            cur.ids.push_back(v.space);
+            cur.tokens.push_back({});
+          }
+          continue;
+        }
+        const int id = v.id_of(s);
+        if (id < 0) {
+          ++unknown_;
+          continue;
+        }
+        if (!in_word) {
+          ++word;
+          in_word = true;
+          cur.words.push_back(word < int(labels.size()) ? labels[std::size_t(word)] : s);
+        }
+        cur.ids.push_back(id);
+        cur.tokens.push_back({int(cur.words.size()) - 1, s});
+      }
+      if (c.terminator) {
+        const int id = v.id_of(std::string(1, c.terminator));
+        if (id >= 0) {
+          cur.ids.push_back(id);
+          cur.tokens.push_back({});
+        }
+      }
+    }
+    const bool sentence_end = has_speech && ends_sentence(c.terminator);
+    if (c.pause_after_seconds > 0 || sentence_end || !has_speech) {
+      flush();
+      pause += c.pause_after_seconds + (sentence_end ? o.sentence_pause_s : 0.0);
+    }
+  }
+  flush();
+  return out;
+}
+
+std::size_t Speaker::speak(const std::vector<Utterance>& utterances, const SpeakOptions& o, const Sink& sink,
+                           std::vector<Timestamp>* timestamps) {
+  const VoiceModel& v = *voice_;
+  const double rate = v.sample_rate(), hop = v.hop();
+  std::vector<float> buf(1024), zeros(1024, 0.0f);
+  std::size_t made = 0;
+  for (const Utterance& u : utterances) {
+    std::size_t silence = std::size_t(std::llround(u.pause_before_s * rate));
+    if (made == 0)
+      silence = 0;  // no leading silence: audio starts at once
+    while (silence > 0) {
+      const std::size_t n = std::min(silence, zeros.size());
+      if (!sink(zeros.data(), n))
+        return made + n;
+      made += n;
+      silence -= n;
+    }
+    UtteranceControls c;
+    c.length_scale = u.length_scale;
+    c.pitch_semitones = u.pitch_semitones;
+    c.volume = o.volume;
+    c.seed = o.seed;
+    if (!stream_.start(u.ids.data(), u.ids.size(), c))
+      throw SpeakError("cannot speak an utterance of " + std::to_string(u.ids.size()) + " tokens");
+    if (timestamps) {
+      const double t0 = made / rate;
+      std::size_t frame = 0;
+      std::vector<double> w_start(u.words.size(), -1.0), w_end(u.words.size(), 0.0);
+      std::string prefix;
+      double prefix_start = -1;
+      int prev_phoneme = -2;
+      for (std::size_t i = 0; i < u.ids.size(); ++i) {
+        const double a = t0 + frame * hop / rate;
+        frame += std::size_t(stream_.durations()[i]);
+        const double b = t0 + frame * hop / rate;
+        const auto& tk = u.tokens[i];
+        if (tk.word >= 0) {
+          // Stress marks join the phoneme after them, length marks and combining
+          // diacritics the one before: "ˈoʊ" is two phonemes "ˈo", "ʊ"; "ɜː" one.
+          if (is_suffix_mark(tk.symbol) && prev_phoneme == tk.word && !timestamps->empty()) {
+            timestamps->back().text += tk.symbol;
+            timestamps->back().end_s = b;
+          } else if (is_stress_mark(tk.symbol)) {
+            prefix += tk.symbol;
+            if (prefix_start < 0)
+              prefix_start = a;
+          } else {
+            timestamps->push_back(
+                {Timestamp::Kind::phoneme, prefix + tk.symbol, prefix_start >= 0 ? prefix_start : a, b});
+            prefix.clear();
+            prefix_start = -1;
+            prev_phoneme = tk.word;
+          }
+          auto& ws = w_start[std::size_t(tk.word)];
+          if (ws < 0)
+            ws = a;
+          w_end[std::size_t(tk.word)] = b;
+        }
+      }
+      for (std::size_t w = 0; w < u.words.size(); ++w)
+        if (w_start[w] >= 0)
+          timestamps->push_back({Timestamp::Kind::word, u.words[w], w_start[w], w_end[w]});
+    }
+    while (std::size_t n = stream_.pull(buf.data(), buf.size())) {
+      made += n;
+      if (!sink(buf.data(), n))
+        return made;
+    }
+  }
+  if (timestamps) {
+    std::stable_sort(timestamps->begin(), timestamps->end(), [](const Timestamp& a, const Timestamp& b) {
+      return a.start_s < b.start_s ||
+             (a.start_s == b.start_s && a.kind == Timestamp::Kind::word && b.kind == Timestamp::Kind::phoneme);
+    });
+  }
+  return made;
+}
+
+}  // namespace sw::speech
