@@ -60,6 +60,8 @@ nlohmann::json to_json(const bench::LstmBench& lb) {
 }  // namespace
 
 int run_bench(const BenchCliOptions& o) {
+  if (!o.voice.empty())
+    return run_voice_bench(o.voice, o.repeats, o.json);
   std::vector<std::pair<std::string, std::shared_ptr<const ssm::Model>>> models;
   std::vector<std::pair<std::string, bench::LstmWeights>> lstms;
   for (int h : o.lstm)

@@ -46,6 +46,7 @@ struct BenchCliOptions {
   double max_scaling_seconds = 3600;
   std::vector<int> lstm;   // LSTM baselines (random weights) of these hidden sizes
   std::string lstm_model;  // an LSTM baseline from a file (bench/lstm_loader.cpp)
+  std::string voice;       // a voice file: the speech benchmark instead (cmd_bench_voice.cpp)
 };
 int run_bench(const BenchCliOptions& o);
 
@@ -77,6 +78,7 @@ struct SpeakCliOptions {
   std::uint64_t seed = 0x5eed;
 };
 int run_speak(const SpeakCliOptions& o);
+int run_voice_bench(const std::string& path, int repeats, bool json);
 // $SIDEWINDER_VOICE, else the installed share/sidewinder/voices/, else the source tree's presets/voices/.
 std::string default_voice_path();
 

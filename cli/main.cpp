@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
                    "Time LSTM baselines (random weights) of these hidden sizes, e.g. 16,40 (alone unless -m/-c)")
       ->delimiter(',')
       ->check(CLI::Range(1, 4096));
+  bench->add_option("--voice", bo.voice, "Speech benchmark of a voice file: time to first audio, real-time factor")
+      ->excludes(mopt);
   bench->add_option("--lstm-model", bo.lstm_model,
                     "Time an LSTM baseline from a file (sidewinder-lstm; alone unless -m/-c)");
 
