@@ -60,6 +60,20 @@ void write_timestamps(const std::string& path, const std::vector<speech::Timesta
   std::filesystem::rename(tmp, path);
 }
 
+std::size_t speak(speech::Speaker& speaker, const std::string& text, const speech::SpeakOptions& so,
+                  const speech::Speaker::Sink& sink, std::vector<speech::Timestamp>* ts) {
+  std::size_t n = 0;
+  try {
+    n = speaker.speak_text(text, so, sink, ts);
+  } catch (const speech::SpeakError& e) {
+    throw InputError(e.what());
+  }
+  if (speaker.unknown_symbols() > 0)
+    std::fprintf(stderr, "sidewinder: %zu phoneme symbol(s) unknown to voice %s were skipped\n",
+                 speaker.unknown_symbols(), speaker.voice().name.c_str());
+  return n;
+}
+
 }  // namespace
 
 int run_speak(const SpeakCliOptions& o) {
@@ -81,17 +95,15 @@ int run_speak(const SpeakCliOptions& o) {
   so.pitch_semitones = o.pitch;
   so.volume = o.volume;
   so.seed = o.seed;
-  std::vector<speech::Utterance> plan;
+  // Bad markup and options are found before anything is written: no output file is created.
   try {
-    plan = speaker.plan(text, so);
+    if (o.ssml)
+      speech::parse_ssml(text);
+    else
+      speech::parse_plain(text);
   } catch (const speech::MarkupError& e) {
     throw InputError(std::string(o.ssml ? "SSML " : "text ") + e.what());
-  } catch (const speech::SpeakError& e) {
-    throw InputError(e.what());
   }
-  if (speaker.unknown_symbols() > 0)
-    std::fprintf(stderr, "sidewinder: %zu phoneme symbol(s) unknown to voice %s were skipped\n",
-                 speaker.unknown_symbols(), voice->name.c_str());
   const double rate = voice->sample_rate();
   std::vector<speech::Timestamp> ts;
   double first_audio_ms = -1;
@@ -115,7 +127,7 @@ int run_speak(const SpeakCliOptions& o) {
         throw std::runtime_error(std::string("-: write to stdout failed: ") + std::strerror(errno));
       return true;
     };
-    samples = speaker.speak(plan, so, sink, o.timestamps.empty() ? nullptr : &ts);
+    samples = speak(speaker, text, so, sink, o.timestamps.empty() ? nullptr : &ts);
   } else {
     auto writer = dsp::AudioFileWriter::create(o.out, rate, 1);
     auto sink = [&](const float* x, std::size_t n) {
@@ -124,18 +136,20 @@ int run_speak(const SpeakCliOptions& o) {
       writer.write(x, n);
       return true;
     };
-    samples = speaker.speak(plan, so, sink, o.timestamps.empty() ? nullptr : &ts);
+    samples = speak(speaker, text, so, sink, o.timestamps.empty() ? nullptr : &ts);
     writer.commit();
   }
   if (!o.timestamps.empty())
     write_timestamps(o.timestamps, ts, *voice);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   if (o.json) {
-    const nlohmann::json j = {
-        {"voice", voice->name},      {"sample_rate", rate},
-        {"samples", samples},        {"seconds", samples / rate},
-        {"utterances", plan.size()}, {"first_audio_ms", first_audio_ms},
-        {"wall_seconds", wall},      {"real_time_factor", samples ? wall / (samples / rate) : 0.0}};
+    const nlohmann::json j = {{"voice", voice->name},
+                              {"sample_rate", rate},
+                              {"samples", samples},
+                              {"seconds", samples / rate},
+                              {"first_audio_ms", first_audio_ms},
+                              {"wall_seconds", wall},
+                              {"real_time_factor", samples ? wall / (samples / rate) : 0.0}};
     std::fprintf(o.out == "-" ? stderr : stdout, "%s\n", j.dump().c_str());
   }
   return kExitOk;

@@ -294,3 +294,61 @@ TEST_CASE("cli: phonemize prints clauses; JSON for the trainer; bad SSML is bad 
   REQUIRE(msg.find("line 1, column 23 (byte 22)") != std::string::npos);  // the value of rate
   REQUIRE(msg.find("outside 0.25 .. 4") != std::string::npos);
 }
+
+TEST_CASE("cli: speak writes a file, streams the same audio to stdout, reads stdin, writes timestamps",
+          "[cli][speech]") {
+  TempDir t;
+  const std::string voice = " --voice " + test::data_path("voice/tiny_voice.safetensors");
+  const std::string text = "'Hello world. The cat sat, and then it left!'";
+  REQUIRE(sh(cli() + " speak " + text + " -o " + (t / "a.f32") + voice + " --timestamps " + (t / "ts.json") +
+             " --json > " + (t / "summary.json")) == 0);
+  REQUIRE(sh(cli() + " speak " + text + " -o - --format f32" + voice + " > " + (t / "b.f32")) == 0);
+  REQUIRE(sh("echo " + text + " | " + cli() + " speak -o - --format s16" + voice + " > " + (t / "c.s16")) == 0);
+  REQUIRE(sh(cli() + " speak " + text + " -o " + (t / "d.wav") + voice) == 0);
+  const auto a = read_f32(t / "a.f32"), b = read_f32(t / "b.f32");
+  REQUIRE(a.size() > 16000);
+  CHECK(a == b);  // file and stream: the same samples
+  const std::string s16 = slurp(t / "c.s16");
+  REQUIRE(s16.size() == 2 * a.size());
+  for (std::size_t i = 0; i < a.size(); i += 97) {
+    std::int16_t v;
+    std::memcpy(&v, s16.data() + 2 * i, 2);
+    CHECK(std::abs(v - std::lrint(std::clamp(a[i], -1.0f, 1.0f) * 32767.0f)) <= 1);
+  }
+  dsp::AudioFormatInfo info;
+  const auto d = read_audio(t / "d.wav", &info);
+  CHECK(info.sample_rate == 16000);
+  CHECK(d.size() == a.size());
+  const auto ts = nlohmann::json::parse(slurp(t / "ts.json"));
+  REQUIRE(ts["words"].size() == 9);
+  CHECK(ts["words"][0]["text"] == "Hello");
+  CHECK(ts["words"][8]["text"] == "left");
+  double last = 0;
+  for (const auto& w : ts["words"]) {
+    CHECK(w["start"].get<double>() >= last);
+    CHECK(w["end"].get<double>() > w["start"].get<double>());
+    last = w["end"].get<double>();
+  }
+  CHECK(last <= a.size() / 16000.0 + 1e-9);
+  CHECK(ts["phonemes"].size() > 20);
+  const auto sum = nlohmann::json::parse(slurp(t / "summary.json"));
+  CHECK(sum["samples"].get<std::size_t>() == a.size());
+  CHECK(sum["first_audio_ms"].get<double>() < 1000 * sum["wall_seconds"].get<double>());
+}
+
+TEST_CASE("cli: speak refuses bad markup, a broken voice and bad options, leaving no output", "[cli][speech]") {
+  TempDir t;
+  const std::string voice = " --voice " + test::data_path("voice/tiny_voice.safetensors");
+  const std::string err = t / "err.txt";
+  CHECK(sh(cli() + " speak --ssml '<speak>Hi <break time=\"3x\"/></speak>' -o " + (t / "x.wav") + voice + " 2> " +
+           err) == 3);
+  CHECK(slurp(err).find("line 1, column") != std::string::npos);
+  CHECK_FALSE(fs::exists(t / "x.wav"));
+  CHECK(sh(cli() + " speak hi -o " + (t / "x.wav") + " --voice " + model_path() + " 2> " + err) == 3);
+  CHECK(slurp(err).find("sidewinder-voice") != std::string::npos);
+  CHECK(sh(cli() + " speak hi -o " + (t / "x.wav") + " --voice " + (t / "nope.safetensors") + " 2> " + err) == 3);
+  CHECK(sh(cli() + " speak hi -o " + (t / "x.xyz") + voice + " 2> " + err) == 3);
+  CHECK(sh(cli() + " speak hi --rate 9 -o " + (t / "x.wav") + voice + " 2> " + err) == 2);
+  CHECK_FALSE(fs::exists(t / "x.wav"));
+  CHECK_FALSE(fs::exists(t / "x.xyz"));
+}

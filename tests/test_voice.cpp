@@ -12,6 +12,7 @@
 
 #include "alloc_counter.h"
 #include "sidewinder/speech/hns_synth.h"
+#include "sidewinder/speech/speaker.h"
 #include "sidewinder/speech/voice_loader.h"
 #include "sidewinder/speech/voice_stream.h"
 #include "sidewinder/ssm/safetensors.h"
@@ -324,4 +325,44 @@ TEST_CASE("voice: the tiny voice loads with its metadata", "[voice][loader]") {
   CHECK(v->id_of("ə") >= 0);
   CHECK(v->id_of("Q") == -1);
   CHECK(v->parameter_count() > 1000);
+}
+
+TEST_CASE("voice: speak_text streams piece by piece with the same audio as the whole plan", "[voice][speech]") {
+  auto voice = speech::load_voice(tiny_voice());
+  speech::Speaker speaker(voice);
+  std::string text;
+  for (int i = 0; i < 25; ++i)
+    text += "Hello world, the cat sat on the mat. Then it left! Did it come back? ";
+  REQUIRE(text.size() > 2 * speech::Speaker::kPieceBytes);
+  speech::SpeakOptions o;
+  for (bool ssml : {false, true}) {
+    o.ssml = ssml;
+    const std::string in =
+        ssml ? "<speak>" + text + "<break time=\"300ms\"/>and <prosody rate=\"fast\">" + text + "</prosody></speak>"
+             : text;
+    std::vector<float> a, b;
+    std::vector<speech::Timestamp> ta, tb;
+    const auto plan = speaker.plan(in, o);
+    speaker.speak(
+        plan, o, [&](const float* x, std::size_t n) { return a.insert(a.end(), x, x + n), true; }, &ta);
+    std::size_t calls = 0, first_call_at = 0;
+    speaker.speak_text(
+        in, o,
+        [&](const float* x, std::size_t n) {
+          if (calls++ == 0)
+            first_call_at = b.size() + n;
+          return b.insert(b.end(), x, x + n), true;
+        },
+        &tb);
+    REQUIRE(a.size() > 16000 * 10);
+    CHECK(a == b);
+    REQUIRE(ta.size() == tb.size());
+    for (std::size_t i = 0; i < ta.size(); ++i)
+      CHECK(ta[i].start_s == tb[i].start_s);
+    CHECK(first_call_at <= 1024);  // audio comes out in small pieces from the start
+  }
+  // A sink that says stop stops.
+  std::size_t got = 0;
+  speaker.speak_text(text, speech::SpeakOptions{}, [&](const float*, std::size_t n) { return (got += n) < 5000; });
+  CHECK(got < 5000 + 2048);  // within a piece (1024 samples) or two of the stop
 }

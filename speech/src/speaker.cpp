@@ -53,6 +53,15 @@ std::vector<std::string> text_words(const std::string& text) {
   return w;
 }
 
+void sort_timestamps(std::vector<Timestamp>* ts) {
+  if (!ts)
+    return;
+  std::stable_sort(ts->begin(), ts->end(), [](const Timestamp& a, const Timestamp& b) {
+    return a.start_s < b.start_s ||
+           (a.start_s == b.start_s && a.kind == Timestamp::Kind::word && b.kind == Timestamp::Kind::phoneme);
+  });
+}
+
 bool is_stress_mark(const std::string& s) {
   return s == "\u02C8" || s == "\u02CC";  // ˈ ˌ
 }
@@ -72,20 +81,29 @@ Speaker::Speaker(std::shared_ptr<const VoiceModel> voice)
   stream_.prepare(kMaxTokens);
 }
 
-std::vector<Utterance> Speaker::plan(std::string_view input, const SpeakOptions& o) const {
+void Speaker::check(const SpeakOptions& o) const {
   if (!(o.rate >= kMinRate && o.rate <= kMaxRate))
     throw SpeakError("rate " + std::to_string(o.rate) + " is outside 0.25..4");
   if (!(std::abs(o.pitch_semitones) <= kMaxPitchSemitones))
     throw SpeakError("pitch " + std::to_string(o.pitch_semitones) + " semitones is outside -24..24");
   if (!(o.volume >= 0.0 && o.volume <= 4.0))
     throw SpeakError("volume " + std::to_string(o.volume) + " is outside 0..4");
+}
+
+std::vector<Utterance> Speaker::plan(std::string_view input, const SpeakOptions& o) const {
+  check(o);
   const std::vector<Segment> segments = o.ssml ? parse_ssml(input) : parse_plain(input);
-  const std::vector<Clause> clauses = phonemizer_.phonemize(segments);
-  const VoiceModel& v = *voice_;
   unknown_ = 0;
   std::vector<Utterance> out;
-  Utterance cur;
   double pause = 0.0;
+  add_utterances(phonemizer_.phonemize(segments), o, pause, out);
+  return out;
+}
+
+void Speaker::add_utterances(const std::vector<Clause>& clauses, const SpeakOptions& o, double& pause,
+                             std::vector<Utterance>& out) const {
+  const VoiceModel& v = *voice_;
+  Utterance cur;
   auto flush = [&]() {
     if (cur.ids.empty())
       return;
@@ -174,23 +192,103 @@ std::vector<Utterance> Speaker::plan(std::string_view input, const SpeakOptions&
     }
   }
   flush();
-  return out;
 }
 
 std::size_t Speaker::speak(const std::vector<Utterance>& utterances, const SpeakOptions& o, const Sink& sink,
                            std::vector<Timestamp>* timestamps) {
+  bool stopped = false;
+  const std::size_t made = speak_from(utterances, o, sink, timestamps, 0, stopped);
+  sort_timestamps(timestamps);
+  return made;
+}
+
+namespace {
+// Cuts a long text segment into pieces of about `target` bytes at sentence
+// ends (". ", "? ", "! ", new lines), else at a space, else anywhere (UTF-8
+// safe), keeping each piece's source offset.
+std::vector<Segment> split_segment(const Segment& s, std::size_t target) {
+  std::vector<Segment> out;
+  if (s.kind != Segment::Kind::text || s.content.size() <= target) {
+    out.push_back(s);
+    return out;
+  }
+  const std::string& t = s.content;
+  std::size_t begin = 0;
+  while (begin < t.size()) {
+    std::size_t end = t.size();
+    if (t.size() - begin > target) {
+      auto is_cut = [&](std::size_t i) {  // cut after t[i]
+        return t[i] == '\n' || ((t[i] == '.' || t[i] == '?' || t[i] == '!') && i + 1 < t.size() &&
+                                (t[i + 1] == ' ' || t[i + 1] == '\n'));
+      };
+      std::size_t cut = std::string::npos;
+      for (std::size_t i = begin + target / 2; i < t.size() && i < begin + 2 * target; ++i)
+        if (is_cut(i)) {
+          cut = i + 1;
+          if (i >= begin + target)
+            break;
+        }
+      if (cut == std::string::npos) {
+        const std::size_t sp = t.rfind(' ', begin + target);
+        cut = (sp != std::string::npos && sp > begin) ? sp + 1 : begin + target;
+        while (cut < t.size() && (static_cast<unsigned char>(t[cut]) & 0xC0) == 0x80)
+          ++cut;
+      }
+      end = cut;
+    }
+    Segment p = s;
+    p.content = t.substr(begin, end - begin);
+    p.source_offset = s.source_offset + begin;
+    out.push_back(std::move(p));
+    begin = end;
+  }
+  return out;
+}
+}  // namespace
+
+std::size_t Speaker::speak_text(std::string_view input, const SpeakOptions& o, const Sink& sink,
+                                std::vector<Timestamp>* timestamps) {
+  check(o);
+  const std::vector<Segment> segments = o.ssml ? parse_ssml(input) : parse_plain(input);
+  unknown_ = 0;
+  std::vector<Segment> pieces;
+  for (const Segment& s : segments)
+    for (Segment& p : split_segment(s, kPieceBytes))
+      pieces.push_back(std::move(p));
+  double pause = 0.0;
+  std::size_t made = 0;
+  bool stopped = false;
+  // One group: a piece of text or phonemes and the pauses after it (the phonemizer
+  // attaches a pause to the clause before it).
+  for (std::size_t i = 0; i < pieces.size() && !stopped;) {
+    std::size_t j = i + 1;
+    while (j < pieces.size() && pieces[j].kind == Segment::Kind::pause)
+      ++j;
+    const std::vector<Segment> group(pieces.begin() + long(i), pieces.begin() + long(j));
+    std::vector<Utterance> utts;
+    add_utterances(phonemizer_.phonemize(group), o, pause, utts);
+    made = speak_from(utts, o, sink, timestamps, made, stopped);
+    i = j;
+  }
+  sort_timestamps(timestamps);
+  return made;
+}
+
+std::size_t Speaker::speak_from(const std::vector<Utterance>& utterances, const SpeakOptions& o, const Sink& sink,
+                                std::vector<Timestamp>* timestamps, std::size_t made, bool& stopped) {
   const VoiceModel& v = *voice_;
   const double rate = v.sample_rate(), hop = v.hop();
   std::vector<float> buf(1024), zeros(1024, 0.0f);
-  std::size_t made = 0;
   for (const Utterance& u : utterances) {
     std::size_t silence = std::size_t(std::llround(u.pause_before_s * rate));
     if (made == 0)
       silence = 0;  // no leading silence: audio starts at once
     while (silence > 0) {
       const std::size_t n = std::min(silence, zeros.size());
-      if (!sink(zeros.data(), n))
+      if (!sink(zeros.data(), n)) {
+        stopped = true;
         return made + n;
+      }
       made += n;
       silence -= n;
     }

@@ -60,8 +60,8 @@ class Speaker {
   // espeak_voice (metadata; default en-us).
   explicit Speaker(std::shared_ptr<const VoiceModel> voice);
 
-  // Throws MarkupError (bad markup: names the place) or SpeakError (options
-  // out of range).
+  // The whole input as utterances. Throws MarkupError (bad markup: names the
+  // place) or SpeakError (options out of range).
   std::vector<Utterance> plan(std::string_view input, const SpeakOptions& options) const;
 
   // Called with each piece of audio as it is made; return false to stop.
@@ -71,13 +71,31 @@ class Speaker {
   std::size_t speak(const std::vector<Utterance>& utterances, const SpeakOptions& options, const Sink& sink,
                     std::vector<Timestamp>* timestamps = nullptr);
 
+  // Text to audio, streaming: the markup is checked whole first (an error
+  // before any audio), then the text is phonemised and spoken a piece (about
+  // kPieceBytes, cut at sentence ends) at a time, so the first audio and the
+  // memory do not depend on the length of the text. Same audio as
+  // speak(plan(input)).
+  std::size_t speak_text(std::string_view input, const SpeakOptions& options, const Sink& sink,
+                         std::vector<Timestamp>* timestamps = nullptr);
+
   const VoiceModel& voice() const noexcept { return *voice_; }
   // Symbols of the input the voice has no id for (skipped), since the last plan().
   std::size_t unknown_symbols() const noexcept { return unknown_; }
 
-  static constexpr std::size_t kMaxTokens = 400;  // longer clauses are cut at words
+  static constexpr std::size_t kMaxTokens = 400;   // longer clauses are cut at words
+  static constexpr std::size_t kPieceBytes = 600;  // text phonemised at a time by speak_text
 
  private:
+  void check(const SpeakOptions& o) const;
+  // Clauses -> utterances; `pause` carries silence owed to the next utterance.
+  void add_utterances(const std::vector<Clause>& clauses, const SpeakOptions& o, double& pause,
+                      std::vector<Utterance>& out) const;
+  // Speaks from sample position `made` (a running total); returns the new total, or
+  // sets `stopped` if the sink asked to stop.
+  std::size_t speak_from(const std::vector<Utterance>& utterances, const SpeakOptions& o, const Sink& sink,
+                         std::vector<Timestamp>* timestamps, std::size_t made, bool& stopped);
+
   std::shared_ptr<const VoiceModel> voice_;
   Phonemizer phonemizer_;
   VoiceStream stream_;
