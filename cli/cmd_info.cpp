@@ -4,11 +4,56 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "sidewinder/speech/voice_loader.h"
 #include "sidewinder/ssm/model_loader.h"
 
 namespace sw::cli {
 
+namespace {
+
+// A voice file: what it is, whose it is, and what it costs.
+int voice_info(const InfoOptions& o) {
+  const auto v = speech::load_voice(o.model);
+  const auto& s = v->synth->spec;
+  nlohmann::json models = nlohmann::json::object();
+  for (const auto& [name, m] : {std::pair{"enc_fwd", v->enc_fwd}, {"enc_bwd", v->enc_bwd}, {"decoder", v->decoder}})
+    models[name] = {{"model", ssm::describe(m->config())}, {"parameters", m->cost().parameters}};
+  if (o.json) {
+    std::map<std::string, std::string> meta = v->metadata;
+    meta.erase("phoneme_map");
+    const nlohmann::json j = {{"file", o.model},
+                              {"kind", "voice"},
+                              {"name", v->name},
+                              {"language", v->language},
+                              {"license", v->license},
+                              {"credits", v->credits},
+                              {"sample_rate", s.sample_rate},
+                              {"hop", s.hop},
+                              {"symbols", v->n_symbols},
+                              {"parameters", v->parameter_count()},
+                              {"models", models},
+                              {"metadata", meta}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return kExitOk;
+  }
+  std::printf("file:        %s\n", o.model.c_str());
+  std::printf("voice:       %s (%s)\n", v->name.c_str(), v->language.c_str());
+  std::printf("licence:     %s\n", v->license.c_str());
+  std::printf("credits:     %s\n", v->credits.c_str());
+  std::printf("audio:       %d Hz, %d-sample frames, harmonic-plus-noise (%d harmonics, %d noise bands)\n",
+              s.sample_rate, s.hop, s.max_harmonics, s.noise_bands);
+  std::printf("phonemes:    %d symbols (espeak-ng voice %s)\n", v->n_symbols, v->espeak_voice.c_str());
+  std::printf("parameters:  %zu (%.1f MiB as fp32)\n", v->parameter_count(), v->parameter_count() * 4 / 1048576.0);
+  for (const auto& [name, m] : models.items())
+    std::printf("  %-9s  %s\n", name.c_str(), m["model"].get<std::string>().c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
 int run_info(const InfoOptions& o) {
+  if (speech::is_voice_file(ssm::read_safetensors(o.model)))
+    return voice_info(o);
   const ssm::ModelWeights w = ssm::load_model_weights(o.model);
   const auto model = ssm::Model::create(w);
   const ssm::ModelConfig& c = w.config;

@@ -352,3 +352,14 @@ TEST_CASE("cli: speak refuses bad markup, a broken voice and bad options, leavin
   CHECK_FALSE(fs::exists(t / "x.wav"));
   CHECK_FALSE(fs::exists(t / "x.xyz"));
 }
+
+TEST_CASE("cli: info describes a voice file", "[cli][speech]") {
+  TempDir t;
+  REQUIRE(sh(cli() + " info " + test::data_path("voice/tiny_voice.safetensors") + " --json > " + (t / "i.json")) == 0);
+  const auto j = nlohmann::json::parse(slurp(t / "i.json"));
+  CHECK(j["kind"] == "voice");
+  CHECK(j["name"] == "tiny-test-voice");
+  CHECK(j["sample_rate"] == 16000);
+  CHECK(j["models"].size() == 3);
+  CHECK(j["metadata"].count("phoneme_map") == 0);
+}
