@@ -15,15 +15,25 @@
 
 namespace sw::cli {
 
-int run_phonemize(const PhonemizeOptions& o) {
-  std::string text = o.text;
-  if (!o.has_text) {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+std::string speech_input(const std::string& text, bool has_text) {
+  if (has_text) {
     if (text.size() > kMaxSpeechInputBytes)
+      throw InputError("TEXT is longer than " + std::to_string(kMaxSpeechInputBytes) + " bytes");
+    return text;
+  }
+  // stdin, read no further than the limit (a huge input is refused, not held)
+  std::string in;
+  char buf[65536];
+  while (std::cin.read(buf, sizeof buf) || std::cin.gcount() > 0) {
+    in.append(buf, std::size_t(std::cin.gcount()));
+    if (in.size() > kMaxSpeechInputBytes)
       throw InputError("stdin: text longer than " + std::to_string(kMaxSpeechInputBytes) + " bytes");
   }
-  if (text.size() > kMaxSpeechInputBytes)
-    throw InputError("TEXT is longer than " + std::to_string(kMaxSpeechInputBytes) + " bytes");
+  return in;
+}
+
+int run_phonemize(const PhonemizeOptions& o) {
+  const std::string text = speech_input(o.text, o.has_text);
   std::vector<speech::Segment> segments;
   try {
     segments = o.ssml ? speech::parse_ssml(text) : speech::parse_plain(text);

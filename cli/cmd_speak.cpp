@@ -77,14 +77,7 @@ std::size_t speak(speech::Speaker& speaker, const std::string& text, const speec
 }  // namespace
 
 int run_speak(const SpeakCliOptions& o) {
-  std::string text = o.text;
-  if (!o.has_text) {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    if (text.size() > kMaxSpeechInputBytes)
-      throw InputError("stdin: text longer than " + std::to_string(kMaxSpeechInputBytes) + " bytes");
-  }
-  if (text.size() > kMaxSpeechInputBytes)
-    throw InputError("TEXT is longer than " + std::to_string(kMaxSpeechInputBytes) + " bytes");
+  const std::string text = speech_input(o.text, o.has_text);
   const auto t_start = std::chrono::steady_clock::now();
   const std::string voice_path = o.voice.empty() ? default_voice_path() : o.voice;
   auto voice = speech::load_voice(voice_path);

@@ -52,6 +52,8 @@ int run_bench(const BenchCliOptions& o);
 
 // Text accepted by the speech commands at most (a huge request is refused).
 constexpr std::size_t kMaxSpeechInputBytes = 1u << 20;
+// TEXT if given, else stdin (read up to the limit); InputError beyond kMaxSpeechInputBytes.
+std::string speech_input(const std::string& text, bool has_text);
 
 struct PhonemizeOptions {
   std::string text;
