@@ -366,3 +366,27 @@ TEST_CASE("voice: speak_text streams piece by piece with the same audio as the w
   speaker.speak_text(text, speech::SpeakOptions{}, [&](const float*, std::size_t n) { return (got += n) < 5000; });
   CHECK(got < 5000 + 2048);  // within a piece (1024 samples) or two of the stop
 }
+
+TEST_CASE("voice: pauses — breaks anywhere are silence of their length; sentence gaps only between sentences",
+          "[voice][speech]") {
+  auto voice = speech::load_voice(tiny_voice());
+  speech::Speaker speaker(voice);
+  speech::SpeakOptions o;
+  o.ssml = true;
+  auto render = [&](const std::string& ssml) {
+    std::vector<float> y;
+    speaker.speak_text(ssml, o, [&](const float* x, std::size_t n) { return y.insert(y.end(), x, x + n), true; });
+    return y;
+  };
+  CHECK(render("<speak><break time=\"2s\"/></speak>").size() == 32000);
+  const auto hi = render("<speak>Hi.</speak>");
+  const auto framed = render("<speak><break time=\"1s\"/>Hi.<break time=\"500ms\"/></speak>");
+  REQUIRE(framed.size() == hi.size() + 16000 + 8000);
+  for (std::size_t i = 0; i < 16000; ++i)
+    REQUIRE(framed[i] == 0.0f);
+  CHECK(std::vector<float>(framed.begin() + 16000, framed.end() - 8000) == hi);
+  // Two sentences: one gap of sentence_pause_s between them, none at the end.
+  const auto bye = render("<speak>Bye.</speak>");
+  const auto both = render("<speak>Hi. Bye.</speak>");
+  CHECK(both.size() == hi.size() + std::size_t(o.sentence_pause_s * 16000) + bye.size());
+}

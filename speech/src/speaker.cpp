@@ -95,12 +95,22 @@ std::vector<Utterance> Speaker::plan(std::string_view input, const SpeakOptions&
   const std::vector<Segment> segments = o.ssml ? parse_ssml(input) : parse_plain(input);
   unknown_ = 0;
   std::vector<Utterance> out;
-  double pause = 0.0;
+  Owed pause;
   add_utterances(phonemizer_.phonemize(segments), o, pause, out);
+  add_trailing_pause(pause, out);
   return out;
 }
 
-void Speaker::add_utterances(const std::vector<Clause>& clauses, const SpeakOptions& o, double& pause,
+void Speaker::add_trailing_pause(Owed& pause, std::vector<Utterance>& out) {
+  if (pause.requested > 0) {
+    Utterance u;
+    u.pause_before_s = u.requested_pause_before_s = pause.requested;
+    out.push_back(std::move(u));
+  }
+  pause = Owed{};
+}
+
+void Speaker::add_utterances(const std::vector<Clause>& clauses, const SpeakOptions& o, Owed& pause,
                              std::vector<Utterance>& out) const {
   const VoiceModel& v = *voice_;
   Utterance cur;
@@ -117,8 +127,9 @@ void Speaker::add_utterances(const std::vector<Clause>& clauses, const SpeakOpti
     cur.tokens = {Utterance::Token{}};
     cur.length_scale = 1.0 / std::clamp(o.rate * c.rate, kMinRate, kMaxRate);
     cur.pitch_semitones = std::clamp(o.pitch_semitones + c.pitch_semitones, -kMaxPitchSemitones, kMaxPitchSemitones);
-    cur.pause_before_s = pause;
-    pause = 0.0;
+    cur.pause_before_s = pause.requested + pause.gap;
+    cur.requested_pause_before_s = pause.requested;
+    pause = Owed{};
   };
   for (const Clause& c : clauses) {
     const bool has_speech = c.phonemes.find_first_not_of(' ') != std::string::npos;
@@ -188,7 +199,8 @@ void Speaker::add_utterances(const std::vector<Clause>& clauses, const SpeakOpti
     const bool sentence_end = has_speech && ends_sentence(c.terminator);
     if (c.pause_after_seconds > 0 || sentence_end || !has_speech) {
       flush();
-      pause += c.pause_after_seconds + (sentence_end ? o.sentence_pause_s : 0.0);
+      pause.requested += c.pause_after_seconds;
+      pause.gap += sentence_end ? o.sentence_pause_s : 0.0;
     }
   }
   flush();
@@ -255,7 +267,7 @@ std::size_t Speaker::speak_text(std::string_view input, const SpeakOptions& o, c
   for (const Segment& s : segments)
     for (Segment& p : split_segment(s, kPieceBytes))
       pieces.push_back(std::move(p));
-  double pause = 0.0;
+  Owed pause;
   std::size_t made = 0;
   bool stopped = false;
   // One group: a piece of text or phonemes and the pauses after it (the phonemizer
@@ -267,6 +279,8 @@ std::size_t Speaker::speak_text(std::string_view input, const SpeakOptions& o, c
     const std::vector<Segment> group(pieces.begin() + long(i), pieces.begin() + long(j));
     std::vector<Utterance> utts;
     add_utterances(phonemizer_.phonemize(group), o, pause, utts);
+    if (j == pieces.size())
+      add_trailing_pause(pause, utts);
     made = speak_from(utts, o, sink, timestamps, made, stopped);
     i = j;
   }
@@ -280,9 +294,8 @@ std::size_t Speaker::speak_from(const std::vector<Utterance>& utterances, const 
   const double rate = v.sample_rate(), hop = v.hop();
   std::vector<float> buf(1024), zeros(1024, 0.0f);
   for (const Utterance& u : utterances) {
-    std::size_t silence = std::size_t(std::llround(u.pause_before_s * rate));
-    if (made == 0)
-      silence = 0;  // no leading silence: audio starts at once
+    // At the very start only the silence asked for: audio starts at once.
+    std::size_t silence = std::size_t(std::llround((made == 0 ? u.requested_pause_before_s : u.pause_before_s) * rate));
     while (silence > 0) {
       const std::size_t n = std::min(silence, zeros.size());
       if (!sink(zeros.data(), n)) {
@@ -292,6 +305,8 @@ std::size_t Speaker::speak_from(const std::vector<Utterance>& utterances, const 
       made += n;
       silence -= n;
     }
+    if (u.ids.empty())
+      continue;  // silence alone
     UtteranceControls c;
     c.length_scale = u.length_scale;
     c.pitch_semitones = u.pitch_semitones;

@@ -34,7 +34,10 @@ struct Utterance {
   std::vector<Token> tokens;  // [ids.size()]
   std::vector<std::string> words;
   double length_scale = 1.0, pitch_semitones = 0.0;
-  double pause_before_s = 0.0;  // silence before it (a break, a paragraph, the previous sentence's end)
+  // Silence before it: pauses asked for (breaks, paragraphs) plus the gap after
+  // the previous sentence. At the very start only the asked-for part is kept.
+  // An utterance without ids is silence alone (a pause at the end of the input).
+  double pause_before_s = 0.0, requested_pause_before_s = 0.0;
 };
 
 struct Timestamp {
@@ -88,9 +91,15 @@ class Speaker {
 
  private:
   void check(const SpeakOptions& o) const;
-  // Clauses -> utterances; `pause` carries silence owed to the next utterance.
-  void add_utterances(const std::vector<Clause>& clauses, const SpeakOptions& o, double& pause,
+  // Silence owed to the next utterance: asked for (breaks, paragraphs) and automatic (sentence gaps).
+  struct Owed {
+    double requested = 0.0, gap = 0.0;
+  };
+  // Clauses -> utterances.
+  void add_utterances(const std::vector<Clause>& clauses, const SpeakOptions& o, Owed& pause,
                       std::vector<Utterance>& out) const;
+  // A trailing requested pause as a silence-only utterance.
+  static void add_trailing_pause(Owed& pause, std::vector<Utterance>& out);
   // Speaks from sample position `made` (a running total); returns the new total, or
   // sets `stopped` if the sink asked to stop.
   std::size_t speak_from(const std::vector<Utterance>& utterances, const SpeakOptions& o, const Sink& sink,
