@@ -206,14 +206,6 @@ void Speaker::add_utterances(const std::vector<Clause>& clauses, const SpeakOpti
   flush();
 }
 
-std::size_t Speaker::speak(const std::vector<Utterance>& utterances, const SpeakOptions& o, const Sink& sink,
-                           std::vector<Timestamp>* timestamps) {
-  bool stopped = false;
-  const std::size_t made = speak_from(utterances, o, sink, timestamps, 0, stopped);
-  sort_timestamps(timestamps);
-  return made;
-}
-
 namespace {
 // Cuts a long text segment into pieces of about `target` bytes at sentence
 // ends (". ", "? ", "! ", new lines), else at a space, else anywhere (UTF-8
@@ -258,114 +250,163 @@ std::vector<Segment> split_segment(const Segment& s, std::size_t target) {
 }
 }  // namespace
 
-std::size_t Speaker::speak_text(std::string_view input, const SpeakOptions& o, const Sink& sink,
-                                std::vector<Timestamp>* timestamps) {
+Speech Speaker::begin(std::string_view input, const SpeakOptions& o, bool timestamps) {
   check(o);
   const std::vector<Segment> segments = o.ssml ? parse_ssml(input) : parse_plain(input);
   unknown_ = 0;
-  std::vector<Segment> pieces;
-  for (const Segment& s : segments)
-    for (Segment& p : split_segment(s, kPieceBytes))
-      pieces.push_back(std::move(p));
-  Owed pause;
-  std::size_t made = 0;
-  bool stopped = false;
-  // One group: a piece of text or phonemes and the pauses after it (the phonemizer
-  // attaches a pause to the clause before it).
-  for (std::size_t i = 0; i < pieces.size() && !stopped;) {
-    std::size_t j = i + 1;
-    while (j < pieces.size() && pieces[j].kind == Segment::Kind::pause)
-      ++j;
-    const std::vector<Segment> group(pieces.begin() + long(i), pieces.begin() + long(j));
-    std::vector<Utterance> utts;
-    add_utterances(phonemizer_.phonemize(group), o, pause, utts);
-    if (j == pieces.size())
-      add_trailing_pause(pause, utts);
-    made = speak_from(utts, o, sink, timestamps, made, stopped);
-    i = j;
-  }
-  sort_timestamps(timestamps);
-  return made;
+  Speech sp(*this, o, timestamps);
+  for (const Segment& seg : segments)
+    for (Segment& piece : split_segment(seg, kPieceBytes))
+      sp.pieces_.push_back(std::move(piece));
+  return sp;
 }
 
-std::size_t Speaker::speak_from(const std::vector<Utterance>& utterances, const SpeakOptions& o, const Sink& sink,
-                                std::vector<Timestamp>* timestamps, std::size_t made, bool& stopped) {
-  const VoiceModel& v = *voice_;
-  const double rate = v.sample_rate(), hop = v.hop();
-  std::vector<float> buf(1024), zeros(1024, 0.0f);
-  for (const Utterance& u : utterances) {
-    // At the very start only the silence asked for: audio starts at once.
-    std::size_t silence = std::size_t(std::llround((made == 0 ? u.requested_pause_before_s : u.pause_before_s) * rate));
-    while (silence > 0) {
-      const std::size_t n = std::min(silence, zeros.size());
-      if (!sink(zeros.data(), n)) {
-        stopped = true;
-        return made + n;
-      }
-      made += n;
-      silence -= n;
-    }
-    if (u.ids.empty())
-      continue;  // silence alone
-    UtteranceControls c;
-    c.length_scale = u.length_scale;
-    c.pitch_semitones = u.pitch_semitones;
-    c.volume = o.volume;
-    c.seed = o.seed;
-    if (!stream_.start(u.ids.data(), u.ids.size(), c))
-      throw SpeakError("cannot speak an utterance of " + std::to_string(u.ids.size()) + " tokens");
-    if (timestamps) {
-      const double t0 = made / rate;
-      std::size_t frame = 0;
-      std::vector<double> w_start(u.words.size(), -1.0), w_end(u.words.size(), 0.0);
-      std::string prefix;
-      double prefix_start = -1;
-      int prev_phoneme = -2;
-      for (std::size_t i = 0; i < u.ids.size(); ++i) {
-        const double a = t0 + frame * hop / rate;
-        frame += std::size_t(stream_.durations()[i]);
-        const double b = t0 + frame * hop / rate;
-        const auto& tk = u.tokens[i];
-        if (tk.word >= 0) {
-          // Stress marks join the phoneme after them, length marks and combining
-          // diacritics the one before: "ˈoʊ" is two phonemes "ˈo", "ʊ"; "ɜː" one.
-          if (is_suffix_mark(tk.symbol) && prev_phoneme == tk.word && !timestamps->empty()) {
-            timestamps->back().text += tk.symbol;
-            timestamps->back().end_s = b;
-          } else if (is_stress_mark(tk.symbol)) {
-            prefix += tk.symbol;
-            if (prefix_start < 0)
-              prefix_start = a;
-          } else {
-            timestamps->push_back(
-                {Timestamp::Kind::phoneme, prefix + tk.symbol, prefix_start >= 0 ? prefix_start : a, b});
-            prefix.clear();
-            prefix_start = -1;
-            prev_phoneme = tk.word;
-          }
-          auto& ws = w_start[std::size_t(tk.word)];
-          if (ws < 0)
-            ws = a;
-          w_end[std::size_t(tk.word)] = b;
-        }
-      }
-      for (std::size_t w = 0; w < u.words.size(); ++w)
-        if (w_start[w] >= 0)
-          timestamps->push_back({Timestamp::Kind::word, u.words[w], w_start[w], w_end[w]});
-    }
-    while (std::size_t n = stream_.pull(buf.data(), buf.size())) {
-      made += n;
-      if (!sink(buf.data(), n))
-        return made;
-    }
+Speech Speaker::begin(std::vector<Utterance> utterances, const SpeakOptions& o, bool timestamps) {
+  check(o);
+  Speech sp(*this, o, timestamps);
+  sp.queue_ = std::move(utterances);
+  return sp;
+}
+
+std::size_t Speaker::speak_text(std::string_view input, const SpeakOptions& o, const Sink& sink,
+                                std::vector<Timestamp>* timestamps) {
+  Speech sp = begin(input, o, timestamps != nullptr);
+  return drain(sp, sink, timestamps);
+}
+
+std::size_t Speaker::speak(const std::vector<Utterance>& utterances, const SpeakOptions& o, const Sink& sink,
+                           std::vector<Timestamp>* timestamps) {
+  Speech sp = begin(utterances, o, timestamps != nullptr);
+  return drain(sp, sink, timestamps);
+}
+
+std::size_t Speaker::drain(Speech& sp, const Sink& sink, std::vector<Timestamp>* timestamps) {
+  std::vector<float> buf(1024);
+  while (std::size_t n = sp.pull(buf.data(), buf.size()))
+    if (!sink(buf.data(), n))
+      break;
+  if (timestamps)
+    timestamps->insert(timestamps->end(), sp.timestamps().begin(), sp.timestamps().end());
+  return sp.samples();
+}
+
+Speech::Speech(Speaker& speaker, const SpeakOptions& o, bool timestamps)
+    : speaker_(&speaker), o_(o), record_(timestamps) {}
+
+// The next utterances: from the queue, else the next group of pieces (a piece
+// of text or phonemes and the pauses after it: the phonemizer attaches a
+// pause to the clause before it).
+bool Speech::refill() {
+  if (qi_ < queue_.size())
+    return true;
+  queue_.clear();
+  qi_ = 0;
+  while (queue_.empty() && next_piece_ < pieces_.size()) {
+    std::size_t j = next_piece_ + 1;
+    while (j < pieces_.size() && pieces_[j].kind == Segment::Kind::pause)
+      ++j;
+    const std::vector<Segment> group(pieces_.begin() + long(next_piece_), pieces_.begin() + long(j));
+    speaker_->add_utterances(speaker_->phonemizer_.phonemize(group), o_, owed_, queue_);
+    if (j == pieces_.size())
+      Speaker::add_trailing_pause(owed_, queue_);
+    next_piece_ = j;
   }
-  if (timestamps) {
-    std::stable_sort(timestamps->begin(), timestamps->end(), [](const Timestamp& a, const Timestamp& b) {
-      return a.start_s < b.start_s ||
-             (a.start_s == b.start_s && a.kind == Timestamp::Kind::word && b.kind == Timestamp::Kind::phoneme);
-    });
+  return !queue_.empty();
+}
+
+// Starts utterance queue_[qi_]: its silence first, then the voice.
+void Speech::open_utterance() {
+  const Utterance& u = queue_[qi_];
+  const double rate = speaker_->voice_->sample_rate();
+  // At the very start only the silence asked for: audio starts at once.
+  silence_left_ = std::size_t(std::llround((made_ == 0 ? u.requested_pause_before_s : u.pause_before_s) * rate));
+  voicing_ = false;
+  if (u.ids.empty())
+    return;  // silence alone
+  UtteranceControls c;
+  c.length_scale = u.length_scale;
+  c.pitch_semitones = u.pitch_semitones;
+  c.volume = o_.volume;
+  c.seed = o_.seed;
+  VoiceStream& vs = speaker_->stream_;
+  if (!vs.start(u.ids.data(), u.ids.size(), c))
+    throw SpeakError("cannot speak an utterance of " + std::to_string(u.ids.size()) + " tokens");
+  voicing_ = true;
+  if (record_)
+    add_timestamps(u, (made_ + silence_left_) / rate);
+}
+
+void Speech::add_timestamps(const Utterance& u, double t0) {
+  const VoiceStream& vs = speaker_->stream_;
+  const double rate = speaker_->voice_->sample_rate(), hop = speaker_->voice_->hop();
+  std::vector<Timestamp> ts;
+  std::size_t frame = 0;
+  std::vector<double> w_start(u.words.size(), -1.0), w_end(u.words.size(), 0.0);
+  std::string prefix;
+  double prefix_start = -1;
+  int prev_phoneme = -2;
+  for (std::size_t i = 0; i < u.ids.size(); ++i) {
+    const double a = t0 + frame * hop / rate;
+    frame += std::size_t(vs.durations()[i]);
+    const double b = t0 + frame * hop / rate;
+    const auto& tk = u.tokens[i];
+    if (tk.word < 0)
+      continue;
+    // Stress marks join the phoneme after them, length marks and combining
+    // diacritics the one before: "ˈoʊ" is two phonemes "ˈo", "ʊ"; "ɜː" one.
+    if (is_suffix_mark(tk.symbol) && prev_phoneme == tk.word && !ts.empty()) {
+      ts.back().text += tk.symbol;
+      ts.back().end_s = b;
+    } else if (is_stress_mark(tk.symbol)) {
+      prefix += tk.symbol;
+      if (prefix_start < 0)
+        prefix_start = a;
+    } else {
+      ts.push_back({Timestamp::Kind::phoneme, prefix + tk.symbol, prefix_start >= 0 ? prefix_start : a, b});
+      prefix.clear();
+      prefix_start = -1;
+      prev_phoneme = tk.word;
+    }
+    auto& ws = w_start[std::size_t(tk.word)];
+    if (ws < 0)
+      ws = a;
+    w_end[std::size_t(tk.word)] = b;
   }
-  return made;
+  for (std::size_t w = 0; w < u.words.size(); ++w)
+    if (w_start[w] >= 0)
+      ts.push_back({Timestamp::Kind::word, u.words[w], w_start[w], w_end[w]});
+  sort_timestamps(&ts);
+  timestamps_.insert(timestamps_.end(), ts.begin(), ts.end());
+}
+
+std::size_t Speech::pull(float* out, std::size_t max) {
+  std::size_t written = 0;
+  while (written < max) {
+    if (!open_) {
+      if (!refill())
+        break;
+      open_utterance();
+      open_ = true;
+    }
+    if (silence_left_ > 0) {
+      const std::size_t n = std::min(silence_left_, max - written);
+      std::fill(out + written, out + written + n, 0.0f);
+      silence_left_ -= n;
+      written += n;
+      made_ += n;
+      continue;
+    }
+    if (voicing_) {
+      const std::size_t n = speaker_->stream_.pull(out + written, max - written);
+      written += n;
+      made_ += n;
+      if (n > 0)
+        continue;
+    }
+    open_ = false;  // this utterance is done
+    ++qi_;
+  }
+  return written;
 }
 
 }  // namespace sw::speech

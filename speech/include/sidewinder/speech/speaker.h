@@ -52,6 +52,47 @@ class SpeakError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+class Speaker;
+
+// Silence owed to the next utterance: asked for (breaks, paragraphs) and the automatic gap after a sentence.
+struct PauseOwed {
+  double requested = 0.0, gap = 0.0;
+};
+
+// A text being spoken, pull-style (Speaker::begin). pull() writes up to `max`
+// samples and returns how many (0: finished); it phonemises the next piece of
+// text when it needs it, so it allocates and takes espeak-ng's lock at piece
+// boundaries: not for an audio thread (the daemon pulls on its engine
+// thread and hands audio on through a ring). It uses its Speaker's voice
+// stream: one Speech at a time per Speaker. Throws SpeakError only for an
+// internal inconsistency.
+class Speech {
+ public:
+  std::size_t pull(float* out, std::size_t max);
+  std::size_t samples() const noexcept { return made_; }
+  // Word and phoneme times of every utterance begun so far (if asked for), in time order.
+  const std::vector<Timestamp>& timestamps() const noexcept { return timestamps_; }
+
+ private:
+  friend class Speaker;
+  Speech(Speaker& speaker, const SpeakOptions& o, bool timestamps);
+  bool refill();
+  void open_utterance();
+  void add_timestamps(const Utterance& u, double t0);
+
+  Speaker* speaker_;
+  SpeakOptions o_;
+  bool record_;
+  std::vector<Segment> pieces_;  // the input, cut into pieces of about kPieceBytes
+  std::size_t next_piece_ = 0;
+  PauseOwed owed_;
+  std::vector<Utterance> queue_;  // utterances of the current piece
+  std::size_t qi_ = 0;
+  bool open_ = false, voicing_ = false;
+  std::size_t silence_left_ = 0, made_ = 0;
+  std::vector<Timestamp> timestamps_;
+};
+
 // Text (or SSML) to audio with a voice: markup -> espeak-ng clauses ->
 // utterances -> VoiceStream. Not for an audio thread (the front end
 // allocates and locks espeak-ng); the audio comes out through a sink as it
@@ -82,7 +123,13 @@ class Speaker {
   std::size_t speak_text(std::string_view input, const SpeakOptions& options, const Sink& sink,
                          std::vector<Timestamp>* timestamps = nullptr);
 
+  // The same, pull-style: throws MarkupError / SpeakError here, before any audio.
+  Speech begin(std::string_view input, const SpeakOptions& options, bool timestamps = false);
+  Speech begin(std::vector<Utterance> utterances, const SpeakOptions& options, bool timestamps = false);
+
   const VoiceModel& voice() const noexcept { return *voice_; }
+  // The voice stream, for its live controls (set_f0_hz, set_pitch_semitones).
+  VoiceStream& stream() noexcept { return stream_; }
   // Symbols of the input the voice has no id for (skipped), since the last plan().
   std::size_t unknown_symbols() const noexcept { return unknown_; }
 
@@ -91,19 +138,14 @@ class Speaker {
 
  private:
   void check(const SpeakOptions& o) const;
-  // Silence owed to the next utterance: asked for (breaks, paragraphs) and automatic (sentence gaps).
-  struct Owed {
-    double requested = 0.0, gap = 0.0;
-  };
+  friend class Speech;
+  using Owed = PauseOwed;
   // Clauses -> utterances.
   void add_utterances(const std::vector<Clause>& clauses, const SpeakOptions& o, Owed& pause,
                       std::vector<Utterance>& out) const;
   // A trailing requested pause as a silence-only utterance.
   static void add_trailing_pause(Owed& pause, std::vector<Utterance>& out);
-  // Speaks from sample position `made` (a running total); returns the new total, or
-  // sets `stopped` if the sink asked to stop.
-  std::size_t speak_from(const std::vector<Utterance>& utterances, const SpeakOptions& o, const Sink& sink,
-                         std::vector<Timestamp>* timestamps, std::size_t made, bool& stopped);
+  std::size_t drain(Speech& sp, const Sink& sink, std::vector<Timestamp>* timestamps);
 
   std::shared_ptr<const VoiceModel> voice_;
   Phonemizer phonemizer_;
