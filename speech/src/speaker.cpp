@@ -53,6 +53,22 @@ std::vector<std::string> text_words(const std::string& text) {
   return w;
 }
 
+// A symbol the voice never heard (espeak-ng uses some only for foreign words)
+// is read as the nearest one it knows, if it knows that.
+int id_or_nearest(const VoiceModel& v, const std::string& s) {
+  const int id = v.id_of(s);
+  if (id >= 0)
+    return id;
+  static const std::pair<const char*, const char*> kNearest[] = {
+      {"x", "k"},      {"\u00E7", "h"},      {"\u0263", "\u0261"}, {"r", "\u0279"},      {"\u027E", "t"},
+      {"\u026C", "l"}, {"\u0252", "\u0251"}, {"\u028F", "\u026A"}, {"\u0250", "\u028C"}, {"\u1D7B", "\u026A"},
+      {"g", "\u0261"}, {"\u0294", "t"},      {"\u025B", "e"},      {"\u00F8", "\u025C"}, {"y", "i"}};
+  for (const auto& [from, to] : kNearest)
+    if (s == from)
+      return v.id_of(to);
+  return -1;
+}
+
 void sort_timestamps(std::vector<Timestamp>* ts) {
   if (!ts)
     return;
@@ -175,7 +191,7 @@ void Speaker::add_utterances(const std::vector<Clause>& clauses, const SpeakOpti
           }
           continue;
         }
-        const int id = v.id_of(s);
+        const int id = id_or_nearest(v, s);
         if (id < 0) {
           ++unknown_;
           continue;
