@@ -82,6 +82,8 @@ int run_speak(const SpeakCliOptions& o) {
   const std::string voice_path = o.voice.empty() ? default_voice_path() : o.voice;
   auto voice = speech::load_voice(voice_path);
   speech::Speaker speaker(voice);
+  if (o.f0 > 0)
+    speaker.stream().set_f0_hz(float(o.f0));
   speech::SpeakOptions so;
   so.ssml = o.ssml;
   so.rate = o.rate;

@@ -77,6 +77,7 @@ struct SpeakCliOptions {
   bool ssml = false;
   bool json = false;
   double rate = 1.0, pitch = 0.0, volume = 1.0;
+  double f0 = 0.0;  // > 0: speak on this fundamental (Hz) instead of the voice's own intonation
   std::uint64_t seed = 0x5eed;
 };
 int run_speak(const SpeakCliOptions& o);

@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
   speak->add_option("--rate", so.rate, "Speaking rate, 0.25..4 (1 = the voice's)")->check(CLI::Range(0.25, 4.0));
   speak->add_option("--pitch", so.pitch, "Pitch shift in semitones, -24..24")->check(CLI::Range(-24.0, 24.0));
   speak->add_option("--volume", so.volume, "Output gain, 0..4")->check(CLI::Range(0.0, 4.0));
+  speak->add_option("--f0", so.f0, "Speak on this fundamental frequency in Hz (a monotone), 40..1000")
+      ->check(CLI::Range(40.0, 1000.0));
   speak->add_flag("--ssml", so.ssml, "TEXT is SSML (<speak>, <break>, <prosody>, <s>, <p>, <phoneme>)");
   speak->add_option("--timestamps", so.timestamps, "Write the start and end of every word and phoneme (JSON)");
   speak->add_option("--format", so.format, "Raw PCM format for -o -: s16 (default) or f32")

@@ -305,9 +305,13 @@ TEST_CASE("cli: speak writes a file, streams the same audio to stdout, reads std
   REQUIRE(sh(cli() + " speak " + text + " -o - --format f32" + voice + " > " + (t / "b.f32")) == 0);
   REQUIRE(sh("echo " + text + " | " + cli() + " speak -o - --format s16" + voice + " > " + (t / "c.s16")) == 0);
   REQUIRE(sh(cli() + " speak " + text + " -o " + (t / "d.wav") + voice) == 0);
+  REQUIRE(sh(cli() + " speak " + text + " -o " + (t / "e.f32") + voice + " --f0 220") == 0);
   const auto a = read_f32(t / "a.f32"), b = read_f32(t / "b.f32");
   REQUIRE(a.size() > 16000);
   CHECK(a == b);  // file and stream: the same samples
+  const auto e = read_f32(t / "e.f32");
+  CHECK(e.size() == a.size());  // a monotone: same timing, other audio
+  CHECK(e != a);
   const std::string s16 = slurp(t / "c.s16");
   REQUIRE(s16.size() == 2 * a.size());
   for (std::size_t i = 0; i < a.size(); i += 97) {
