@@ -26,6 +26,11 @@ std::string tiny_voice() {
   return test::data_path("voice/tiny_voice.safetensors");
 }
 
+// Voices with golden vectors from tests/reference/voice_ref.py (the tiny test voice; the shipped ones).
+const std::vector<std::pair<std::string, std::string>> kGoldenVoices = {
+    {tiny_voice(), test::data_path("voice/tiny_voice.golden.safetensors")},
+};
+
 struct Capture : speech::FrameObserver {
   std::vector<float> mel, f0, voiced;
   void on_frame(std::size_t, const float* m, float f, float v) noexcept override {
@@ -118,38 +123,42 @@ TEST_CASE("voice: C++ voice matches the independent float64 reference (golden ve
   // frames move the harmonic phase, which integrates f0 (about 1e-6 of a
   // cycle per cycle, times up to ~25 harmonics over ~100 cycles). Durations
   // are integers and must be equal.
-  auto voice = speech::load_voice(tiny_voice());
-  const ssm::SafetensorsFile g = ssm::read_safetensors(test::data_path("voice/tiny_voice.golden.safetensors"));
-  for (int k = 0; k < 2; ++k) {
-    const std::string n = std::to_string(k);
-    const auto case_meta = nlohmann::json::parse(g.metadata.at("case_" + n));
-    const auto idsf = g.read_f32(g.tensors.at("ids_" + n));
-    const auto durf = g.read_f32(g.tensors.at("durations_" + n));
-    const std::vector<int> ids(idsf.begin(), idsf.end());
-    speech::VoiceStream vs(voice);
-    vs.prepare(64);
-    Capture cap;
-    vs.set_observer(&cap);
-    speech::UtteranceControls c;
-    c.length_scale = case_meta["length_scale"].get<double>();
-    c.pitch_semitones = case_meta["pitch_semitones"].get<double>();
-    c.seed = case_meta["seed"].get<std::uint64_t>();
-    REQUIRE(vs.start(ids.data(), ids.size(), c));
-    for (std::size_t i = 0; i < ids.size(); ++i)
-      REQUIRE(vs.durations()[i] == int(durf[i]));
-    const auto audio = speak_all(vs, 1000);
-    auto ref = [&](const char* name) {
-      const auto v = g.read_f32(g.tensors.at(std::string(name) + "_" + n));
-      return std::vector<double>(v.begin(), v.end());
-    };
-    const double e_mel = rel_err(cap.mel, ref("mel")), e_f0 = rel_err(cap.f0, ref("f0")),
-                 e_v = rel_err(cap.voiced, ref("voiced")), e_a = rel_err(audio, ref("audio"));
-    std::printf("golden voice case %d: mel %.1e, f0 %.1e, voicing %.1e, audio %.1e\n", k, e_mel, e_f0, e_v, e_a);
-    REQUIRE(audio.size() == ref("audio").size());
-    CHECK(e_mel < 1e-4);
-    CHECK(e_f0 < 1e-4);
-    CHECK(e_v < 1e-4);
-    CHECK(e_a < 1e-3);
+  for (const auto& [voice_path, golden_path] : kGoldenVoices) {
+    INFO(voice_path);
+    auto voice = speech::load_voice(voice_path);
+    const ssm::SafetensorsFile g = ssm::read_safetensors(golden_path);
+    for (int k = 0; k < 2; ++k) {
+      const std::string n = std::to_string(k);
+      const auto case_meta = nlohmann::json::parse(g.metadata.at("case_" + n));
+      const auto idsf = g.read_f32(g.tensors.at("ids_" + n));
+      const auto durf = g.read_f32(g.tensors.at("durations_" + n));
+      const std::vector<int> ids(idsf.begin(), idsf.end());
+      speech::VoiceStream vs(voice);
+      vs.prepare(64);
+      Capture cap;
+      vs.set_observer(&cap);
+      speech::UtteranceControls c;
+      c.length_scale = case_meta["length_scale"].get<double>();
+      c.pitch_semitones = case_meta["pitch_semitones"].get<double>();
+      c.seed = case_meta["seed"].get<std::uint64_t>();
+      REQUIRE(vs.start(ids.data(), ids.size(), c));
+      for (std::size_t i = 0; i < ids.size(); ++i)
+        REQUIRE(vs.durations()[i] == int(durf[i]));
+      const auto audio = speak_all(vs, 1000);
+      auto ref = [&](const char* name) {
+        const auto v = g.read_f32(g.tensors.at(std::string(name) + "_" + n));
+        return std::vector<double>(v.begin(), v.end());
+      };
+      const double e_mel = rel_err(cap.mel, ref("mel")), e_f0 = rel_err(cap.f0, ref("f0")),
+                   e_v = rel_err(cap.voiced, ref("voiced")), e_a = rel_err(audio, ref("audio"));
+      std::printf("golden %s case %d: mel %.1e, f0 %.1e, voicing %.1e, audio %.1e\n", voice->name.c_str(), k, e_mel,
+                  e_f0, e_v, e_a);
+      REQUIRE(audio.size() == ref("audio").size());
+      CHECK(e_mel < 1e-4);
+      CHECK(e_f0 < 1e-4);
+      CHECK(e_v < 1e-4);
+      CHECK(e_a < 1e-3);
+    }
   }
 }
 
