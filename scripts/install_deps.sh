@@ -19,12 +19,15 @@ PACKAGES=(
   libespeak-ng-dev       # speech front end (speech/): text to phonemes
   juce-modules-source    # the plugin (plugin/): JUCE 7.0.5, CMake package + modules
   xvfb x11-utils imagemagick  # the plugin's Standalone started headless, its screenshot
+  pocketsphinx pocketsphinx-en-us  # speech end-to-end test: the shipped voice must be understood
 )
 # Only for making the capture signal and the circuit targets (training/capture,
 # presets/circuits): ./scripts/install_deps.sh --presets
-# Only for building the voice corpus (training/speech): ./scripts/install_deps.sh --voice
+# Only for building the voice corpora and measuring intelligibility
+# (training/speech): ./scripts/install_deps.sh --voice
 if [ "${1:-}" = "--voice" ]; then
-  PACKAGES+=(ffmpeg asterisk-core-sounds-en asterisk-core-sounds-en-g722)
+  PACKAGES+=(ffmpeg asterisk-core-sounds-en asterisk-core-sounds-en-g722
+             festival festvox-us-slt-hts fortunes espeak-ng python3-numba)
 fi
 if [ "${1:-}" = "--presets" ]; then
   PACKAGES+=(fluidsynth fluid-soundfont-gm asterisk-core-sounds-en-wav ngspice libngspice0-dev)

@@ -30,12 +30,24 @@ from sidewinder_train.audio_io import read_wav, write_wav  # noqa: E402
 MAX_SECONDS = 12.0
 
 
-def pack(corpus_dir, out):
-    items = [json.loads(l) for l in open(os.path.join(corpus_dir, "metadata.jsonl"), encoding="utf-8")]
+def pack(corpus_dirs, out, features_only=False):
+    """One .npz from one or more corpus folders (prepare_corpus.py,
+    prepare_festival_corpus.py) with one phoneme map over all of them, so
+    that a voice pretrained on one can be fine-tuned on another. Each
+    utterance keeps the name of its corpus folder (train --only).
+    features_only: store the training features (log-mel quantised to 8 bits
+    over the corpus's range, f0 as float16) instead of the audio: about a
+    quarter of the size, for corpora too big to carry as audio."""
+    items = []
+    for ci, d in enumerate(corpus_dirs):
+        for l in open(os.path.join(d, "metadata.jsonl"), encoding="utf-8"):
+            it = json.loads(l)
+            it["corpus"], it["dir"] = ci, d
+            items.append(it)
     vocab = V.build_vocab(items)
     audio, offsets, ids, id_offsets, splits, names = [], [0], [], [0], [], []
     for it in items:
-        x, rate = read_wav(os.path.join(corpus_dir, "wav", it["id"] + ".wav"))
+        x, rate = read_wav(os.path.join(it["dir"], "wav", it["id"] + ".wav"))
         assert rate == V.RATE
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         audio.append(np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16))
@@ -45,23 +57,61 @@ def pack(corpus_dir, out):
         id_offsets.append(id_offsets[-1] + len(t))
         splits.append(1 if it["split"] == "test" else 0)
         names.append(it["id"])
-    np.savez_compressed(out, audio=np.concatenate(audio), offsets=np.array(offsets), ids=np.array(ids, np.int32),
-                        id_offsets=np.array(id_offsets), test=np.array(splits, np.int8),
-                        names=np.array(names), vocab=json.dumps(vocab, ensure_ascii=False),
-                        texts=np.array([it["text"] for it in items]))
+    common = dict(ids=np.array(ids, np.int32), id_offsets=np.array(id_offsets), test=np.array(splits, np.int8),
+                  names=np.array(names), vocab=json.dumps(vocab, ensure_ascii=False),
+                  texts=np.array([it["text"] for it in items]),
+                  corpus=np.array([it["corpus"] for it in items], np.int8),
+                  corpus_names=np.array([os.path.basename(os.path.normpath(d)) for d in corpus_dirs]))
+    if features_only:
+        utts = [{"x": a.astype(np.float32) / 32768.0} for a in audio]
+        features(utts)
+        mel = np.concatenate([u["mel"] for u in utts])
+        lo, hi = float(mel.min()), float(mel.max())
+        q = np.clip(np.round((mel - lo) / (hi - lo) * 255), 0, 255).astype(np.uint8)
+        frames = np.cumsum([0] + [len(u["mel"]) for u in utts])
+        np.savez_compressed(out, mel_q=q, mel_range=np.array([lo, hi]), frame_offsets=frames,
+                            f0=np.concatenate([u["f0"] for u in utts]).astype(np.float16), **common)
+    else:
+        np.savez_compressed(out, audio=np.concatenate(audio), offsets=np.array(offsets), **common)
     print(f"packed {len(items)} prompts, {offsets[-1] / V.RATE / 60:.1f} min, {len(vocab)} symbols -> {out}")
 
 
-def load_packed(path):
+def load_packed(path, only=None):
+    """(utterances, phoneme map); only: keep the utterances of these corpus names."""
     z = np.load(path, allow_pickle=False)
     vocab = json.loads(str(z["vocab"]))
+    cnames = [str(c) for c in z["corpus_names"]] if "corpus_names" in z.files else ["corpus"]
+    corpus = z["corpus"] if "corpus" in z.files else np.zeros(len(z["names"]), np.int8)
+    if only:
+        unknown = set(only) - set(cnames)
+        if unknown:
+            sys.exit(f"{path}: no corpus named {sorted(unknown)} (it has {cnames})")
+    feats = "mel_q" in z.files
+    if feats:
+        lo, hi = (float(v) for v in z["mel_range"])
+        mel_q, f0, fo = z["mel_q"], z["f0"], z["frame_offsets"]
+    else:
+        audio, offsets = z["audio"], z["offsets"]
     utts = []
     for i in range(len(z["names"])):
-        x = z["audio"][z["offsets"][i]:z["offsets"][i + 1]].astype(np.float32) / 32768.0
+        if only and cnames[corpus[i]] not in only:
+            continue
         ids = z["ids"][z["id_offsets"][i]:z["id_offsets"][i + 1]].astype(np.int64)
-        utts.append({"name": str(z["names"][i]), "text": str(z["texts"][i]), "x": x, "ids": ids,
-                     "test": bool(z["test"][i])})
+        u = {"name": str(z["names"][i]), "text": str(z["texts"][i]), "ids": ids, "test": bool(z["test"][i]),
+             "corpus": cnames[corpus[i]]}
+        if feats:
+            u["mel"] = (mel_q[fo[i]:fo[i + 1]].astype(np.float32) / 255.0 * (hi - lo) + lo).astype(np.float32)
+            u["f0"] = f0[fo[i]:fo[i + 1]].astype(np.float64)
+            u["x"] = np.zeros(0, np.float32)  # no audio carried
+        else:
+            u["x"] = audio[offsets[i]:offsets[i + 1]].astype(np.float32) / 32768.0
+        utts.append(u)
     return utts, vocab
+
+
+def n_samples(u):
+    """Length in samples (from the features when the audio was not packed)."""
+    return len(u["x"]) if len(u["x"]) else len(u["mel"]) * V.HOP
 
 
 def _yin(x):
@@ -72,12 +122,13 @@ def features(utts, workers=None):
     """Adds log-mel frames and YIN f0 to every utterance (f0 in a process pool: it is numpy)."""
     import multiprocessing as mp
     fb = torch.from_numpy(V.mel_filterbank()).float()
+    utts = [u for u in utts if "mel" not in u]  # packed with features: nothing to do
     for u in utts:
         T = len(u["x"]) // V.HOP
         u["x"] = u["x"][: T * V.HOP]
         u["mel"] = V.log_mel(torch.from_numpy(u["x"]).unsqueeze(0), fb)[0].numpy()
     workers = workers or min(16, os.cpu_count() or 1)
-    if workers > 1:
+    if workers > 1 and utts:
         with mp.get_context("fork").Pool(workers) as pool:
             f0s = pool.map(_yin, [u["x"] for u in utts], chunksize=4)
     else:
@@ -88,7 +139,7 @@ def features(utts, workers=None):
 
 
 def batches(utts, batch, rng):
-    order = sorted(range(len(utts)), key=lambda i: len(utts[i]["x"]))
+    order = sorted(range(len(utts)), key=lambda i: n_samples(utts[i]))
     groups = [order[i:i + batch] for i in range(0, len(order), batch)]
     rng.shuffle(groups)
     return groups
@@ -110,7 +161,7 @@ def collate(utts, idx, device):
         nmask[b, :n] = 1
         mel[b, :t] = torch.from_numpy(u["mel"])
         f0[b, :t] = torch.from_numpy(u["f0"]).float()
-        x[b, : t * V.HOP] = torch.from_numpy(u["x"])
+        x[b, : min(len(u["x"]), t * V.HOP)] = torch.from_numpy(u["x"][: t * V.HOP])
         tlen[b] = t
     return [v.to(device) for v in (ids, nmask, mel, f0, x, tlen)]
 
@@ -167,8 +218,8 @@ def train(a):
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    utts, vocab = load_packed(a.corpus)
-    utts = [u for u in utts if len(u["x"]) <= MAX_SECONDS * V.RATE]
+    utts, vocab = load_packed(a.corpus, a.only)
+    utts = [u for u in utts if n_samples(u) <= MAX_SECONDS * V.RATE]
     t0 = time.time()
     features(utts)
     train_u = [u for u in utts if not u["test"]]
@@ -218,12 +269,13 @@ def train(a):
     with torch.no_grad():
         tl = [step(model, collate(test_u, list(range(i, min(i + a.batch, len(test_u)))), device))[1]
               for i in range(0, len(test_u), a.batch)]
-    test_loss = {k: float(np.mean([t[k] for t in tl])) for k in tl[0]}
+    test_loss = {k: float(np.mean([t[k] for t in tl])) for k in tl[0]} if tl else {}
     os.makedirs(os.path.join(a.out, "samples"), exist_ok=True)
     for u in test_u[: a.samples]:
         y = speak(model, u["ids"], device)
         write_wav(os.path.join(a.out, "samples", u["name"] + ".wav"), np.clip(y, -1, 1).astype(np.float32), V.RATE)
-        write_wav(os.path.join(a.out, "samples", u["name"] + ".ref.wav"), u["x"], V.RATE)
+        if len(u["x"]):
+            write_wav(os.path.join(a.out, "samples", u["name"] + ".ref.wav"), u["x"], V.RATE)
     ratio = []
     for u in test_u:
         ids = torch.from_numpy(u["ids"]).unsqueeze(0).to(device)
@@ -231,14 +283,14 @@ def train(a):
             h = model.encode(ids, torch.ones_like(ids, dtype=torch.float32))
             d = torch.clamp(torch.round(torch.expm1(model.duration(h).squeeze(-1))), min=1)
         ratio.append(float(d.sum()) / len(u["mel"]))
-    test_loss["length_ratio_median"] = float(np.median(ratio))
-    settings = {"steps": step_n, "epochs": epoch, "minutes": a.minutes, "batch": a.batch, "lr": a.lr,
+    if ratio:
+        test_loss["length_ratio_median"] = float(np.median(ratio))
+    settings = {"corpora": sorted({u["corpus"] for u in utts}), "steps": step_n, "epochs": epoch, "minutes": a.minutes, "batch": a.batch, "lr": a.lr,
                 "init": os.path.basename(a.init) if a.init else None,
                 "device": str(device), "torch": torch.__version__, "test_loss": test_loss}
     V.export(model, vocab, os.path.join(a.out, "voice.safetensors"),
-             {"name": "allison", "license": "CC-BY-SA-3.0", "language": "en-US",
-              "description": "US English, female: Allison Smith (Asterisk prompts, Debian asterisk-core-sounds-en), SSM v2",
-              "credits": "Voice data: Allison Smith / Digium, asterisksounds.org, CC-BY-SA-3.0",
+             {"name": a.name, "license": "CC-BY-SA-3.0", "language": "en-US",
+              "description": a.description, "credits": a.credits,
               "espeak_voice": "en-us"}, settings)
     with open(os.path.join(a.out, "log.json"), "w") as f:
         json.dump({"log": log, "settings": settings}, f, indent=1)
@@ -249,8 +301,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("pack")
-    p.add_argument("corpus_dir")
-    p.add_argument("out")
+    p.add_argument("corpus_dirs", nargs="+", help="corpus folders, then the output .npz")
+    p.add_argument("--features", action="store_true",
+                   help="store 8-bit log-mel and f0 instead of the audio (a quarter of the size)")
     t = sub.add_parser("train")
     t.add_argument("corpus")
     t.add_argument("-o", "--out", required=True)
@@ -266,9 +319,16 @@ def main(argv=None):
     t.add_argument("--checkpoint", help="export the voice here every 60 s while training")
     t.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (0: its default)")
     t.add_argument("--init", help="continue from this voice file (same phoneme map)")
+    t.add_argument("--only", nargs="*", help="train on these corpora of the pack only (their folder names)")
+    t.add_argument("--name", default="allison")
+    t.add_argument("--description", default="US English, female: Allison Smith (Asterisk prompts, Debian "
+                   "asterisk-core-sounds-en), SSM v2")
+    t.add_argument("--credits", default="Voice data: Allison Smith / Digium, asterisksounds.org, CC-BY-SA-3.0")
     a = ap.parse_args(argv)
     if a.cmd == "pack":
-        pack(a.corpus_dir, a.out)
+        if len(a.corpus_dirs) < 2:
+            ap.error("pack: give one or more corpus folders and the output file")
+        pack(a.corpus_dirs[:-1], a.corpus_dirs[-1], a.features)
     else:
         train(a)
 
