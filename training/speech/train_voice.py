@@ -258,7 +258,7 @@ def train(a):
                 log.append(parts)
                 print(json.dumps(parts), flush=True)
             if a.checkpoint and time.time() - last_ckpt > 60:
-                V.export(model, vocab, a.checkpoint, {"name": "checkpoint", "license": "CC-BY-SA-3.0"},
+                V.export(model, vocab, a.checkpoint.format(step=step_n), {"name": "checkpoint", "license": "CC-BY-SA-3.0"},
                          {"steps": step_n})
                 last_ckpt = time.time()
             if time.time() - start > budget or (a.max_steps and step_n >= a.max_steps):
@@ -316,7 +316,7 @@ def main(argv=None):
     t.add_argument("--deadline", type=float, default=0.0,
                    help="minutes from start by which everything must be done (training is shortened to fit)")
     t.add_argument("--reserve", type=float, default=45.0, help="seconds kept for evaluation and export")
-    t.add_argument("--checkpoint", help="export the voice here every 60 s while training")
+    t.add_argument("--checkpoint", help="export the voice here every 60 s while training ({step} in the name: keep each)")
     t.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (0: its default)")
     t.add_argument("--init", help="continue from this voice file (same phoneme map)")
     t.add_argument("--only", nargs="*", help="train on these corpora of the pack only (their folder names)")
