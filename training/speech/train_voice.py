@@ -155,6 +155,7 @@ def collate(utts, idx, device):
     f0 = torch.zeros(len(us), T)
     x = torch.zeros(len(us), T * V.HOP)
     tlen = torch.zeros(len(us), dtype=torch.long)
+    spk = torch.tensor([u.get("spk", 0) for u in us], dtype=torch.long)
     for b, u in enumerate(us):
         n, t = len(u["ids"]), len(u["mel"])
         ids[b, :n] = torch.from_numpy(u["ids"])
@@ -163,15 +164,15 @@ def collate(utts, idx, device):
         f0[b, :t] = torch.from_numpy(u["f0"]).float()
         x[b, : min(len(u["x"]), t * V.HOP)] = torch.from_numpy(u["x"][: t * V.HOP])
         tlen[b] = t
-    return [v.to(device) for v in (ids, nmask, mel, f0, x, tlen)]
+    return [v.to(device) for v in (ids, nmask, mel, f0, x, tlen, spk)]
 
 
 def step(model, batch):
     """Losses of one batch: prior (aligned log-mel MSE; trains the alignment), duration MSE,
     decoder log-mel L1, f0 L1 (log Hz, voiced frames) and voicing BCE against YIN."""
-    ids, nmask, mel, f0, x, tlen = batch
+    ids, nmask, mel, f0, x, tlen, spk = batch
     B, T = mel.shape[:2]
-    h = model.encode(ids, nmask)                                       # (B, N, H)
+    h = model.encode(ids, nmask, spk)                                     # (B, N, H)
     mu = model.prior(h)                                                # (B, N, 80)
     tmask = (torch.arange(T, device=mel.device).unsqueeze(0) < tlen.unsqueeze(1)).float()
     # log-likelihood of frame t under phoneme i (unit-variance Gaussian), (B, N, T)
@@ -183,7 +184,7 @@ def step(model, batch):
     prior_loss = (((mel - mu_t) ** 2).mean(-1) * tmask).sum() / tmask.sum()
     logd = torch.log1p(dur.float())
     dur_loss = (((model.duration(h.detach()).squeeze(-1) - logd) ** 2) * nmask).sum() / nmask.sum()
-    params = model.decoder(model.decoder_input(h, mu, dur)[:, :T])     # (B, T, 82)
+    params = model.decode(model.decoder_input(h, mu, dur)[:, :T], spk)  # (B, T, 82)
     mel_hat, _, _ = model.frames(params, mu_t)
     mel_loss = ((mel_hat - mel).abs().mean(-1) * tmask).sum() / tmask.sum()
     voiced_t = (f0 > 0).float()
@@ -225,19 +226,28 @@ def train(a):
     train_u = [u for u in utts if not u["test"]]
     test_u = [u for u in utts if u["test"]]
     print(f"{len(train_u)} train / {len(test_u)} test utterances; features in {time.time() - t0:.1f} s", flush=True)
+    speakers = sorted({u["corpus"] for u in utts}) if not a.pool_speakers else ["pooled"]
+    for u in utts:
+        u["spk"] = speakers.index(u["corpus"]) if len(speakers) > 1 else 0
+    if len(speakers) > 1 and a.speaker not in speakers:
+        sys.exit(f"--speaker {a.speaker}: not one of the corpora {speakers}")
+    si = speakers.index(a.speaker) if len(speakers) > 1 else 0
+    print(f"speakers {speakers}; the voice speaks as {speakers[si]}", flush=True)
     device = torch.device(a.device)
-    model = V.Voice(len(vocab))
+    model = V.Voice(len(vocab), n_speakers=len(speakers))
     if a.init:
         init, init_vocab = V.load_voice(a.init)
         if init_vocab != vocab:
             sys.exit(f"{a.init}: its phoneme map differs from the corpus's")
-        model.load_state_dict(init.state_dict())
+        model.load_state_dict(init.state_dict(), strict=len(speakers) == 1)
         print(f"initialised from {a.init}", flush=True)
     model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.8, 0.99), weight_decay=0.0)
     budget = a.minutes * 60
     if a.deadline:  # the whole run (features, training, evaluation, export) ends by then
         budget = min(budget, a.deadline * 60 - (time.time() - t_begin) - a.reserve)
+    if a.checkpoint:
+        os.makedirs(os.path.dirname(os.path.abspath(a.checkpoint)), exist_ok=True)
     start = time.time()
     last_ckpt = start
     log, step_n, epoch = [], 0, 0
@@ -257,8 +267,8 @@ def train(a):
                 parts.update(step=step_n, seconds=round(time.time() - start, 1), loss=loss.item())
                 log.append(parts)
                 print(json.dumps(parts), flush=True)
-            if a.checkpoint and time.time() - last_ckpt > 60:
-                V.export(model, vocab, a.checkpoint.format(step=step_n), {"name": "checkpoint", "license": "CC-BY-SA-3.0"},
+            if a.checkpoint and time.time() - last_ckpt > a.checkpoint_every:
+                V.export(model.single_speaker(si), vocab, a.checkpoint.format(step=step_n), {"name": "checkpoint", "license": "CC-BY-SA-3.0"},
                          {"steps": step_n})
                 last_ckpt = time.time()
             if time.time() - start > budget or (a.max_steps and step_n >= a.max_steps):
@@ -266,8 +276,14 @@ def train(a):
         epoch += 1
     # held-out losses (teacher-forced alignment), then samples from text
     model.eval()
+    full, model = model, model.single_speaker(si)
+    os.makedirs(a.out, exist_ok=True)
+    if len(speakers) > 1:  # every speaker's vectors, for `export` (another speaker, or a blend)
+        torch.save({"state": {k: v.cpu() for k, v in full.state_dict().items()}, "vocab": vocab,
+                    "speakers": speakers, "config": {"n_symbols": len(vocab)}},
+                   os.path.join(a.out, "speakers.pt"))
     with torch.no_grad():
-        tl = [step(model, collate(test_u, list(range(i, min(i + a.batch, len(test_u)))), device))[1]
+        tl = [step(full, collate(test_u, list(range(i, min(i + a.batch, len(test_u)))), device))[1]
               for i in range(0, len(test_u), a.batch)]
     test_loss = {k: float(np.mean([t[k] for t in tl])) for k in tl[0]} if tl else {}
     os.makedirs(os.path.join(a.out, "samples"), exist_ok=True)
@@ -285,7 +301,8 @@ def train(a):
         ratio.append(float(d.sum()) / len(u["mel"]))
     if ratio:
         test_loss["length_ratio_median"] = float(np.median(ratio))
-    settings = {"corpora": sorted({u["corpus"] for u in utts}), "steps": step_n, "epochs": epoch, "minutes": a.minutes, "batch": a.batch, "lr": a.lr,
+    settings = {"corpora": sorted({u["corpus"] for u in utts}), "speakers": speakers, "speaker": speakers[si],
+                "steps": step_n, "epochs": epoch, "minutes": a.minutes, "batch": a.batch, "lr": a.lr,
                 "init": os.path.basename(a.init) if a.init else None,
                 "device": str(device), "torch": torch.__version__, "test_loss": test_loss}
     V.export(model, vocab, os.path.join(a.out, "voice.safetensors"),
@@ -295,6 +312,32 @@ def train(a):
     with open(os.path.join(a.out, "log.json"), "w") as f:
         json.dump({"log": log, "settings": settings}, f, indent=1)
     print("done", json.dumps(settings), flush=True)
+
+
+def export_speaker(a):
+    full = torch.load(a.full, map_location="cpu")
+    speakers = full["speakers"]
+    model = V.Voice(len(full["vocab"]), n_speakers=len(speakers))
+    model.load_state_dict(full["state"])
+    weights = {}
+    for part in a.speaker.split(","):
+        name, _, w = part.partition("=")
+        if name not in speakers:
+            sys.exit(f"--speaker: {name} is not one of {speakers}")
+        weights[name] = float(w) if w else 1.0
+    if abs(sum(weights.values()) - 1) > 1e-6:
+        sys.exit("--speaker: the weights must sum to 1")
+    with torch.no_grad():  # the blend as an extra speaker row, then folded like any speaker
+        emb = sum(w * model.speaker_emb.weight[speakers.index(n)] for n, w in weights.items())
+        dec = sum(w * model.speaker_dec.weight[speakers.index(n)] for n, w in weights.items())
+        model.speaker_emb.weight[0] = emb
+        model.speaker_dec.weight[0] = dec
+    one = model.single_speaker(0)
+    V.export(one, full["vocab"], a.out,
+             {"name": a.name, "license": "CC-BY-SA-3.0", "language": "en-US", "description": a.description,
+              "credits": a.credits, "espeak_voice": "en-us"},
+             {"speakers": speakers, "speaker": a.speaker, "from": os.path.basename(a.full)})
+    print(f"{a.out}: speaking as {a.speaker}")
 
 
 def main(argv=None):
@@ -317,14 +360,29 @@ def main(argv=None):
                    help="minutes from start by which everything must be done (training is shortened to fit)")
     t.add_argument("--reserve", type=float, default=45.0, help="seconds kept for evaluation and export")
     t.add_argument("--checkpoint", help="export the voice here every 60 s while training ({step} in the name: keep each)")
+    t.add_argument("--checkpoint-every", type=float, default=60.0, help="seconds between checkpoints (60)")
     t.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (0: its default)")
     t.add_argument("--init", help="continue from this voice file (same phoneme map)")
     t.add_argument("--only", nargs="*", help="train on these corpora of the pack only (their folder names)")
     t.add_argument("--name", default="allison")
+    t.add_argument("--speaker", default="allison", help="with several corpora: the one the voice speaks as")
+    t.add_argument("--pool-speakers", action="store_true",
+                   help="several corpora as one speaker (no speaker vectors)")
     t.add_argument("--description", default="US English, female: Allison Smith (Asterisk prompts, Debian "
                    "asterisk-core-sounds-en), SSM v2")
     t.add_argument("--credits", default="Voice data: Allison Smith / Digium, asterisksounds.org, CC-BY-SA-3.0")
+    e = sub.add_parser("export", help="a one-speaker voice file from a multi-speaker run (speakers.pt)")
+    e.add_argument("full", help="speakers.pt written by train")
+    e.add_argument("-o", "--out", required=True)
+    e.add_argument("--speaker", required=True,
+                   help="a speaker name, or a blend NAME=W,NAME=W (weights of the speaker vectors, summing to 1)")
+    e.add_argument("--name", required=True)
+    e.add_argument("--description", required=True)
+    e.add_argument("--credits", required=True)
     a = ap.parse_args(argv)
+    if a.cmd == "export":
+        export_speaker(a)
+        return
     if a.cmd == "pack":
         if len(a.corpus_dirs) < 2:
             ap.error("pack: give one or more corpus folders and the output file")

@@ -164,9 +164,12 @@ class SeqSsm(nn.Module):
         self.backbone.norm_f = nn.Module()
         self.backbone.norm_f.weight = nn.Parameter(torch.ones(cfg.d_model))
 
-    def forward(self, x):
+    def forward(self, x, bias=None):
+        """bias (B, d_model): added after audio.in_proj (a speaker's; folded into its bias on export)."""
         cfg = self.cfg
         r = self.audio.in_proj(x)
+        if bias is not None:
+            r = r + bias.unsqueeze(1)
         for blk in self.backbone.layers:
             out, _ = blk.mixer(rmsnorm(r, blk.norm.weight, cfg.norm_eps))
             r = r + out
@@ -354,10 +357,10 @@ class Voice(nn.Module):
     def __init__(self, n_symbols, emb=64, enc=SsmConfig(arch="mamba2", n_layers=3, d_model=128, d_inner=256,
                                                              d_state=16, headdim=32, dt_min=1e-3, dt_max=0.1),
                  dec=SsmConfig(arch="mamba2", n_layers=4, d_model=192, d_inner=384, d_state=16, headdim=32,
-                               dt_min=1e-3, dt_max=0.1), seed=0):
+                               dt_min=1e-3, dt_max=0.1), seed=0, n_speakers=1):
         super().__init__()
         torch.manual_seed(seed)
-        self.n_symbols, self.emb_dim = n_symbols, emb
+        self.n_symbols, self.emb_dim, self.n_speakers = n_symbols, emb, n_speakers
         H = enc.d_model
         self.embedding = nn.Embedding(n_symbols, emb)
         self.enc_fwd = SeqSsm(enc, emb, H, seed=seed + 1)
@@ -371,19 +374,50 @@ class Voice(nn.Module):
             self.decoder.audio.out_proj.bias[0] = math.log(180.0)
             self.decoder.audio.out_proj.weight[2:].mul_(0.1)
             self.decoder.audio.out_proj.bias[2:] = 0.0
+        if n_speakers > 1:
+            # Several speakers in training (e.g. Festival SLT + the real voice): a learnt vector per
+            # speaker added to the phoneme embeddings and after the decoder's in_proj. Both are
+            # folded into the one speaker's embedding table and bias by single_speaker(), so the
+            # shipped voice is an ordinary one-speaker file.
+            self.speaker_emb = nn.Embedding(n_speakers, emb)
+            self.speaker_dec = nn.Embedding(n_speakers, dec.d_model)
+            nn.init.zeros_(self.speaker_emb.weight)
+            nn.init.zeros_(self.speaker_dec.weight)
         self.register_buffer("filters", torch.from_numpy(noise_filters()))
         for m in self.modules():  # train with the chunked matrix form of the scan (same outputs)
             if hasattr(m, "use_ssd"):
                 m.use_ssd = True
 
-    def encode(self, ids, mask):
+    def encode(self, ids, mask, spk=None):
         """ids (B, N) -> h (B, N, H): forward + backward SSM (the backward one runs on each
-        sequence reversed within its own length)."""
-        e = self.embedding(ids) * mask.unsqueeze(-1)
+        sequence reversed within its own length). spk (B,): speaker indices (several speakers)."""
+        e = self.embedding(ids)
+        if spk is not None and self.n_speakers > 1:
+            e = e + self.speaker_emb(spk).unsqueeze(1)
+        e = e * mask.unsqueeze(-1)
         lengths = mask.sum(1).long()
         rev = _reverse_padded(e, lengths)
         h = self.enc_fwd(e) + _reverse_padded(self.enc_bwd(rev), lengths)
         return h * mask.unsqueeze(-1)
+
+    def decode(self, x, spk=None):
+        """Decoder input (B, T, H + 82) -> its output (B, T, 82)."""
+        bias = self.speaker_dec(spk) if spk is not None and self.n_speakers > 1 else None
+        return self.decoder(x, bias)
+
+    def single_speaker(self, s):
+        """A one-speaker copy speaking as speaker s: its vectors folded into the embedding table
+        and the decoder's in_proj bias (exactly the same outputs)."""
+        import copy
+        one = copy.deepcopy(self)
+        if self.n_speakers > 1:
+            del one.speaker_emb, one.speaker_dec
+        one.n_speakers = 1
+        with torch.no_grad():
+            if self.n_speakers > 1:
+                one.embedding.weight += self.speaker_emb.weight[s]
+                one.decoder.audio.in_proj.bias += self.speaker_dec.weight[s]
+        return one
 
     def frames(self, params, mu_t):
         """Decoder output (B, T, 82) + the prior expanded to frames (B, T, 80) -> log-mel (B, T, 80),
