@@ -65,7 +65,7 @@ struct PhonemizeOptions {
 int run_phonemize(const PhonemizeOptions& o);
 
 // The bundled voice: presets/voices/<this>, installed to share/sidewinder/voices/.
-constexpr const char* kDefaultVoiceFile = "allison.safetensors";
+constexpr const char* kDefaultVoiceFile = "allison-slt.safetensors";
 
 struct SpeakCliOptions {
   std::string text;

@@ -4,7 +4,7 @@
  * Opaque handles, status codes, pull-style streaming into the caller's
  * buffers (after whisper.h and libpiper's piper.h):
  *
- *   sw_voice* v;     if (sw_voice_load("allison.safetensors", &v) != SW_OK) puts(sw_last_error());
+ *   sw_voice* v;     if (sw_voice_load("allison-slt.safetensors", &v) != SW_OK) puts(sw_last_error());
  *   sw_speaker* s;   sw_speaker_new(v, &s);
  *   sw_speak_options o; sw_speak_options_init(&o);
  *   sw_speaker_start(s, "Hello there.", -1, &o);

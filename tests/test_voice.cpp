@@ -3,6 +3,7 @@
 // the whole voice against the independent float64 reference
 // (tests/reference/voice_ref.py), streaming against non-streaming,
 // allocation-free streaming, and refusals of broken voice files.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include "test_util.h"
 
 using namespace sw;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -29,6 +31,9 @@ std::string tiny_voice() {
 // Voices with golden vectors from tests/reference/voice_ref.py (the tiny test voice; the shipped ones).
 const std::vector<std::pair<std::string, std::string>> kGoldenVoices = {
     {tiny_voice(), test::data_path("voice/tiny_voice.golden.safetensors")},
+    {std::string(SW_PRESETS_DIR) + "/voices/allison.safetensors", test::data_path("voice/allison.golden.safetensors")},
+    {std::string(SW_PRESETS_DIR) + "/voices/allison-slt.safetensors",
+     test::data_path("voice/allison-slt.golden.safetensors")},
 };
 
 struct Capture : speech::FrameObserver {
@@ -157,7 +162,12 @@ TEST_CASE("voice: C++ voice matches the independent float64 reference (golden ve
       CHECK(e_mel < 1e-4);
       CHECK(e_f0 < 1e-4);
       CHECK(e_v < 1e-4);
-      CHECK(e_a < 1e-3);
+      // Audio: the synthesiser alone matches its double reference to 2e-7 (first test case); here
+      // its inputs carry the float32 decoder's error (f0 ~4e-6 relative), which the phase
+      // integration turns into a phase error growing with time and harmonic number (harmonic k
+      // after t seconds: 2 pi k f0 t * 4e-6, ~0.01 rad for k = 10, 2 s). Measured: 2e-4 (tiny
+      // voice, 0.5 s), 1.2e-3 (shipped voice, 2.1 s); a wrong formula shows at 1e-1.
+      CHECK(e_a < 5e-3);
     }
   }
 }
@@ -334,6 +344,50 @@ TEST_CASE("voice: the tiny voice loads with its metadata", "[voice][loader]") {
   CHECK(v->id_of("ə") >= 0);
   CHECK(v->id_of("Q") == -1);
   CHECK(v->parameter_count() > 1000);
+}
+
+std::vector<fs::path> shipped_voices() {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(std::string(SW_PRESETS_DIR) + "/voices"))
+    if (e.path().extension() == ".safetensors")
+      out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_CASE("voice: every shipped voice loads, credits its data and speaks a sentence", "[voice][presets]") {
+  const auto voices = shipped_voices();
+  REQUIRE(!voices.empty());
+  for (const auto& p : voices) {
+    INFO(p.string());
+    auto v = speech::load_voice(p.string());
+    CHECK(v->name == p.stem().string());
+    CHECK(v->sample_rate() == 16000);
+    CHECK(!v->license.empty());
+    CHECK(!v->credits.empty());
+    CHECK(!v->language.empty());
+    for (const char* s : {"ə", "ɪ", "t", "s", "n", "ˈ"})
+      CHECK(v->id_of(s) >= 0);
+    speech::Speaker speaker(v);
+    std::vector<float> y;
+    std::vector<speech::Timestamp> ts;
+    speaker.speak_text(
+        "Please enter your number, then press the pound key.", speech::SpeakOptions{},
+        [&](const float* x, std::size_t n) { return y.insert(y.end(), x, x + n), true; }, &ts);
+    // 9 words: between 1.5 and 8 seconds of speech, not silent, not clipped.
+    CHECK(y.size() > 16000 * 3 / 2);
+    CHECK(y.size() < 16000 * 8);
+    double e = 0, peak = 0;
+    for (float x : y)
+      e += double(x) * x, peak = std::max(peak, double(std::fabs(x)));
+    const double rms = std::sqrt(e / double(y.size()));
+    CHECK(rms > 0.01);
+    CHECK(peak <= 1.0);
+    std::size_t words = 0;
+    for (const auto& t : ts)
+      words += t.kind == speech::Timestamp::Kind::word;
+    CHECK(words == 9);
+  }
 }
 
 TEST_CASE("voice: speak_text streams piece by piece with the same audio as the whole plan", "[voice][speech]") {

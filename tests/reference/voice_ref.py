@@ -222,7 +222,7 @@ def check_torch(voice_path, id_lists=None):
     v = Voice(voice_path)
     if id_lists is None:
         id_lists = [sentence_ids(vocab, "ðɪs ɪz ɐ tˈɛst.")]
-    worst = 0.0
+    worst = worst_audio = 0.0
     for ids in id_lists:
         dur, mel, f0, voiced, audio = v.speak(np.array(ids))
         t_ids = torch.tensor([ids])
@@ -244,10 +244,14 @@ def check_torch(voice_path, id_lists=None):
                 "voiced": np.abs(vo_t[0, :, 0].numpy() - voiced).max(),
                 "audio": rel(y.numpy(), audio)}
         print("reference vs PyTorch (float64), max |difference| / max |reference|:", {k: f"{e:.1e}" for k, e in errs.items()})
-        worst = max(worst, max(errs.values()))
+        worst = max(worst, errs["mel"], errs["f0"], errs["voiced"])
+        worst_audio = max(worst_audio, errs["audio"])
     # Both float64: what is left is the order of operations (the SSD form of the scan in PyTorch,
-    # step by step here), ~1e-9; a semantic difference shows at 1e-3 or more.
-    assert worst < 1e-6, f"reference and PyTorch disagree: {worst}"
+    # step by step here): ~1e-8 on the frames; the audio integrates f0 into phase, which
+    # multiplies that by harmonic number and time (measured up to 1.3e-6 on the shipped
+    # voices). A semantic difference shows at 1e-3 or more.
+    assert worst < 1e-6, f"reference and PyTorch disagree on the frames: {worst}"
+    assert worst_audio < 1e-5, f"reference and PyTorch disagree on the audio: {worst_audio}"
     print("reference agrees with PyTorch")
 
 

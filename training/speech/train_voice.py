@@ -314,6 +314,15 @@ def train(a):
     print("done", json.dumps(settings), flush=True)
 
 
+def training_settings(full_path):
+    """The run's settings (log.json beside speakers.pt), when there."""
+    log = os.path.join(os.path.dirname(os.path.abspath(full_path)), "log.json")
+    if not os.path.isfile(log):
+        return {}
+    with open(log) as f:
+        return json.load(f)["settings"]
+
+
 def export_speaker(a):
     full = torch.load(a.full, map_location="cpu")
     speakers = full["speakers"]
@@ -336,7 +345,7 @@ def export_speaker(a):
     V.export(one, full["vocab"], a.out,
              {"name": a.name, "license": "CC-BY-SA-3.0", "language": "en-US", "description": a.description,
               "credits": a.credits, "espeak_voice": "en-us"},
-             {"speakers": speakers, "speaker": a.speaker, "from": os.path.basename(a.full)})
+             dict(training_settings(a.full), speaker=a.speaker, exported_from=os.path.basename(a.full)))
     print(f"{a.out}: speaking as {a.speaker}")
 
 
