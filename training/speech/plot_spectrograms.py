@@ -3,8 +3,9 @@
 """Spectrograms of a few held-out prompts: the real recording beside the voice
 speaking the same text (docs/images/speech_spectrograms.png).
 
-usage: plot_spectrograms.py CORPUS_DIR OURS_DIR OUT.png [ID ...]
-(OURS_DIR/<id>.wav, e.g. from `sidewinder speak`; default ids: three test prompts)
+usage: plot_spectrograms.py CORPUS_DIR NAME=DIR [NAME=DIR ...] OUT.png [ID ...]
+(DIR/<id>.wav, e.g. from `sidewinder speak`, one column per voice after the
+recording's; default ids: three test prompts)
 """
 import json
 import os
@@ -22,24 +23,30 @@ from sidewinder_train.audio_io import read_wav  # noqa: E402
 
 
 def main():
-    corpus, ours, out = sys.argv[1:4]
-    ids = sys.argv[4:] or ["conf-getpin", "vm-tomakecall", "demo-echodone"]
+    args = sys.argv[1:]
+    corpus = args.pop(0)
+    voices = []
+    while args and "=" in args[0]:
+        voices.append(tuple(args.pop(0).split("=", 1)))
+    if not voices or not args:
+        sys.exit(__doc__)
+    out, ids = args[0], args[1:] or ["conf-getpin", "vm-tomakecall", "demo-echodone"]
     texts = {}
     with open(os.path.join(corpus, "metadata.jsonl"), encoding="utf-8") as f:
         for line in f:
             it = json.loads(line)
             texts[it["id"]] = it["text"]
-    fig, axes = plt.subplots(len(ids), 2, figsize=(13, 2.6 * len(ids)), squeeze=False)
+    cols = [("recording", os.path.join(corpus, "wav"))] + voices
+    fig, axes = plt.subplots(len(ids), len(cols), figsize=(6.2 * len(cols), 2.6 * len(ids)), squeeze=False)
     for r, sid in enumerate(ids):
-        for c, (label, path) in enumerate((("recording", os.path.join(corpus, "wav", sid + ".wav")),
-                                           ("Sidewinder", os.path.join(ours, sid + ".wav")))):
-            x, rate = read_wav(path)
+        for c, (label, folder) in enumerate(cols):
+            x, rate = read_wav(os.path.join(folder, sid + ".wav"))
             f, t, S = spectrogram(x, rate, window="hann", nperseg=512, noverlap=384)
             ax = axes[r][c]
             ax.pcolormesh(t, f / 1000, 10 * np.log10(S + 1e-12), vmin=-110, vmax=-30, shading="auto", cmap="magma")
             ax.set_ylabel("kHz")
             ax.set_title(f"{label}: \u201c{texts[sid]}\u201d", fontsize=9)
-    for c in range(2):
+    for c in range(len(cols)):
         axes[-1][c].set_xlabel("seconds")
     plt.tight_layout()
     plt.savefig(out, dpi=80)
