@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "sidewinder/speech/frame_recorder.h"
 #include "sidewinder/speech/speaker.h"
 #include "sidewinder/speech/voice_loader.h"
 
@@ -92,14 +93,7 @@ int run_voice_bench(const std::string& path, int repeats, bool json) {
     }
   }
   // The synthesiser alone, on the frames of one paragraph pass (frame parameters + rendering).
-  struct Frames : speech::FrameObserver {
-    std::vector<float> mel, f0, voiced;
-    void on_frame(std::size_t, const float* m, float f, float v) noexcept override {
-      mel.insert(mel.end(), m, m + 80);
-      f0.push_back(f);
-      voiced.push_back(v);
-    }
-  } frames;
+  speech::FrameRecorder frames(static_cast<std::size_t>(voice->n_mels));
   vs.set_observer(&frames);
   for (const auto& u : plan) {
     vs.start(u.ids.data(), u.ids.size(), speech::UtteranceControls{});

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "alloc_counter.h"
+#include "sidewinder/speech/frame_recorder.h"
 #include "sidewinder/speech/hns_synth.h"
 #include "sidewinder/speech/speaker.h"
 #include "sidewinder/speech/voice_loader.h"
@@ -36,14 +37,7 @@ const std::vector<std::pair<std::string, std::string>> kGoldenVoices = {
      test::data_path("voice/allison-slt.golden.safetensors")},
 };
 
-struct Capture : speech::FrameObserver {
-  std::vector<float> mel, f0, voiced;
-  void on_frame(std::size_t, const float* m, float f, float v) noexcept override {
-    mel.insert(mel.end(), m, m + 80);
-    f0.push_back(f);
-    voiced.push_back(v);
-  }
-};
+using Capture = speech::FrameRecorder;
 
 std::vector<float> speak_all(speech::VoiceStream& vs, std::size_t pull_size) {
   std::vector<float> out, buf(pull_size);
