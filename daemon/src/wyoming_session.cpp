@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "sidewinder/daemon/wyoming_session.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "sidewinder/speech/markup.h"
+
+namespace sw::wyoming {
+
+const speech::VoiceModel* VoiceSet::find(const std::string& name) const {
+  for (const auto& v : voices)
+    if (v->name == name)
+      return v.get();
+  return nullptr;
+}
+
+std::size_t sentence_cut(const std::string& text) {
+  for (std::size_t i = text.size(); i-- > 1;)
+    if (std::isspace(static_cast<unsigned char>(text[i])) &&
+        (text[i - 1] == '.' || text[i - 1] == '?' || text[i - 1] == '!'))
+      return i;
+  return 0;
+}
+
+namespace {
+
+bool blank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+// "en-US" and "en_US" (Piper's spelling, which Home Assistant's voices use).
+nlohmann::json languages(const std::string& lang) {
+  nlohmann::json out = nlohmann::json::array();
+  if (lang.empty())
+    return out;
+  out.push_back(lang);
+  std::string u = lang;
+  std::replace(u.begin(), u.end(), '-', '_');
+  if (u != lang)
+    out.push_back(u);
+  return out;
+}
+
+Event audio_event(const char* type, int rate, double t_ms) {
+  Event e;
+  e.type = type;
+  if (std::string(type) != "audio-stop")
+    e.data = {{"rate", rate}, {"width", 2}, {"channels", 1}};
+  e.data["timestamp"] = static_cast<long long>(std::llround(t_ms));
+  return e;
+}
+
+}  // namespace
+
+Session::Session(const VoiceSet& voices, SessionLimits limits, std::string program_version)
+    : voices_(voices), limits_(limits), version_(std::move(program_version)) {}
+
+nlohmann::json Session::info() const {
+  nlohmann::json vs = nlohmann::json::array();
+  for (const auto& v : voices_.voices) {
+    const auto url = v->metadata.count("url") ? v->metadata.at("url") : std::string();
+    vs.push_back({{"name", v->name},
+                  {"description", v->metadata.count("description") ? v->metadata.at("description") : v->name},
+                  {"attribution", {{"name", v->credits}, {"url", url}}},
+                  {"installed", true},
+                  {"version", nullptr},
+                  {"languages", languages(v->language)}});
+  }
+  nlohmann::json tts = {{"name", "sidewinder"},
+                        {"description", "Sidewinder: selective state space model speech synthesis"},
+                        {"attribution", {{"name", "Sidewinder (GPL-3.0-or-later)"}, {"url", ""}}},
+                        {"installed", true},
+                        {"version", version_.empty() ? nlohmann::json(nullptr) : nlohmann::json(version_)},
+                        {"voices", vs},
+                        {"supports_synthesize_streaming", true}};
+  return {{"tts", nlohmann::json::array({tts})}};
+}
+
+const speech::VoiceModel* Session::choose_voice(const nlohmann::json& data, std::string& why) const {
+  if (voices_.voices.empty()) {
+    why = "no voices loaded";
+    return nullptr;
+  }
+  const auto it = data.find("voice");
+  if (it == data.end() || it->is_null())
+    return voices_.voices.front().get();
+  if (!it->is_object()) {
+    why = "\"voice\" is not an object";
+    return nullptr;
+  }
+  if (const auto n = it->find("name"); n != it->end() && !n->is_null()) {
+    if (!n->is_string()) {
+      why = "\"voice.name\" is not a string";
+      return nullptr;
+    }
+    if (const auto* v = voices_.find(n->get<std::string>()))
+      return v;
+    why = "unknown voice '" + n->get<std::string>() + "'";
+    return nullptr;
+  }
+  if (const auto l = it->find("language"); l != it->end() && l->is_string()) {
+    std::string want = l->get<std::string>();
+    std::replace(want.begin(), want.end(), '_', '-');
+    for (const auto& v : voices_.voices)  // exact, then the language part alone
+      if (v->language == want)
+        return v.get();
+    for (const auto& v : voices_.voices)
+      if (v->language.substr(0, v->language.find('-')) == want.substr(0, want.find('-')))
+        return v.get();
+    why = "no voice for language '" + l->get<std::string>() + "'";
+    return nullptr;
+  }
+  return voices_.voices.front().get();
+}
+
+speech::Speaker& Session::speaker_for(const speech::VoiceModel& v) {
+  auto& s = speakers_[&v];
+  if (!s) {
+    for (const auto& p : voices_.voices)
+      if (p.get() == &v)
+        s = std::make_unique<speech::Speaker>(p);
+  }
+  return *s;
+}
+
+bool Session::error(const Emit& emit, const std::string& text, const std::string& code) {
+  Event e;
+  e.type = "error";
+  e.data = {{"text", text}, {"code", code}};
+  return emit(e);
+}
+
+bool Session::speak(const std::string& text, const Emit& emit) {
+  speech::Speaker& speaker = speaker_for(*voice_);
+  speech::SpeakOptions o;
+  o.ssml = ssml_;
+  const int rate = voice_->sample_rate();
+  speech::Speech sp = [&] {
+    try {
+      return speaker.begin(text, o);
+    } catch (const speech::MarkupError& e) {
+      throw std::invalid_argument(std::string("markup: ") + e.what());
+    }
+  }();
+  if (!emit(audio_event("audio-start", rate, 0.0)))
+    return false;
+  std::vector<float> buf(limits_.samples_per_chunk);
+  std::size_t made = 0;
+  while (std::size_t n = sp.pull(buf.data(), buf.size())) {
+    Event c = audio_event("audio-chunk", rate, 1000.0 * double(made) / rate);
+    c.payload.resize(2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const float x = std::clamp(buf[i], -1.0f, 1.0f);
+      const auto s = static_cast<std::int16_t>(std::lrint(x * 32767.0f));
+      c.payload[2 * i] = static_cast<std::uint8_t>(s & 0xff);
+      c.payload[2 * i + 1] = static_cast<std::uint8_t>((s >> 8) & 0xff);
+    }
+    made += n;
+    if (!emit(c))
+      return false;
+  }
+  return emit(audio_event("audio-stop", rate, 1000.0 * double(made) / rate));
+}
+
+bool Session::handle(const Event& e, const Emit& emit) {
+  const auto& d = e.data;
+  auto text_of = [&](std::string& out) {
+    const auto t = d.find("text");
+    if (t == d.end() || !t->is_string())
+      return false;
+    out = t->get<std::string>();
+    return true;
+  };
+  auto format_of = [&](bool& ssml, std::string& why) {
+    const auto f = d.find("text_format");
+    if (f == d.end() || f->is_null())
+      return ssml = false, true;
+    if (f->is_string() && (*f == "text" || *f == "ssml"))
+      return ssml = (*f == "ssml"), true;
+    why = "\"text_format\" must be \"text\" or \"ssml\"";
+    return false;
+  };
+  try {
+    if (e.type == "describe") {
+      Event r;
+      r.type = "info";
+      r.data = info();
+      return emit(r);
+    }
+    if (e.type == "ping") {
+      Event r;
+      r.type = "pong";
+      if (d.contains("text"))
+        r.data["text"] = d["text"];
+      return emit(r);
+    }
+    if (e.type == "synthesize") {
+      if (in_stream_)
+        return true;  // the compatibility copy of the streamed text
+      std::string text, why;
+      if (!text_of(text))
+        return error(emit, "synthesize: no \"text\" string", "bad-request");
+      if (text.size() > limits_.max_text_bytes)
+        return error(emit,
+                     "synthesize: text of " + std::to_string(text.size()) + " bytes is over the limit of " +
+                         std::to_string(limits_.max_text_bytes),
+                     "text-too-long");
+      if (!(voice_ = choose_voice(d, why)))
+        return error(emit, "synthesize: " + why, "unknown-voice");
+      if (!format_of(ssml_, why))
+        return error(emit, "synthesize: " + why, "bad-request");
+      return speak(text, emit);
+    }
+    if (e.type == "synthesize-start") {
+      std::string why;
+      const auto* v = choose_voice(d, why);
+      if (!v)
+        return error(emit, "synthesize-start: " + why, "unknown-voice");
+      bool ssml = false;
+      if (!format_of(ssml, why))
+        return error(emit, "synthesize-start: " + why, "bad-request");
+      in_stream_ = true;
+      pending_.clear();
+      stream_voice_ = v;
+      stream_ssml_ = ssml;
+      return true;
+    }
+    if (e.type == "synthesize-chunk") {
+      if (!in_stream_)
+        return error(emit, "synthesize-chunk outside synthesize-start ... synthesize-stop", "bad-request");
+      std::string text;
+      if (!text_of(text))
+        return error(emit, "synthesize-chunk: no \"text\" string", "bad-request");
+      if (pending_.size() + text.size() > limits_.max_text_bytes)
+        return error(emit,
+                     "synthesize-chunk: over " + std::to_string(limits_.max_text_bytes) +
+                         " bytes of text without a sentence end",
+                     "text-too-long");
+      pending_ += text;
+      voice_ = stream_voice_;
+      ssml_ = stream_ssml_;
+      if (stream_ssml_)
+        return true;  // markup spans chunks: spoken whole at synthesize-stop
+      if (const std::size_t cut = sentence_cut(pending_)) {
+        const std::string sentence = pending_.substr(0, cut);
+        pending_.erase(0, cut);
+        if (!blank(sentence))
+          return speak(sentence, emit);
+      }
+      return true;
+    }
+    if (e.type == "synthesize-stop") {
+      if (!in_stream_)
+        return error(emit, "synthesize-stop outside synthesize-start ... synthesize-stop", "bad-request");
+      in_stream_ = false;
+      voice_ = stream_voice_;
+      ssml_ = stream_ssml_;
+      const std::string rest = std::move(pending_);
+      pending_.clear();
+      if (!blank(rest) && !speak(rest, emit))
+        return false;
+      Event r;
+      r.type = "synthesize-stopped";
+      return emit(r);
+    }
+    return error(emit, "unknown event type '" + e.type + "'", "unknown-event");
+  } catch (const std::invalid_argument& ex) {
+    return error(emit, e.type + ": " + ex.what(), "bad-request");
+  } catch (const std::exception& ex) {
+    return error(emit, e.type + ": " + ex.what(), "synthesis-failed");
+  }
+}
+
+}  // namespace sw::wyoming
