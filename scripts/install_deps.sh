@@ -7,7 +7,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libeigen3-dev          # ssm_core (reference model)
-  nlohmann-json3-dev     # model loader, CLI JSON
+  nlohmann-json3-dev     # model loader, CLI JSON, the Wyoming protocol
+  libasio-dev            # sidewinderd networking (standalone Asio)
   libsndfile1-dev        # audio files
   libsoxr-dev            # resampling
   libcli11-dev           # command line
