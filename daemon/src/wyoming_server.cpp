@@ -298,7 +298,10 @@ void Server::Impl::connection_closed() {
 Server::Server(const VoiceSet& voices, ServerConfig config, LogSink log)
     : impl_(std::make_unique<Impl>(voices, std::move(config), std::move(log), stats_)) {
   auto& a = impl_->acceptor;
-  const auto addr = asio::ip::make_address(impl_->cfg.host);
+  std::error_code aec;
+  const auto addr = asio::ip::make_address(impl_->cfg.host, aec);
+  if (aec)
+    throw std::invalid_argument("wyoming: host '" + impl_->cfg.host + "' is not an IP address");
   const asio::ip::tcp::endpoint ep(addr, impl_->cfg.port);
   a.open(ep.protocol());
   a.set_option(asio::ip::tcp::acceptor::reuse_address(true));

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// sidewinderd — the Sidewinder speech daemon. So far: the Wyoming protocol
+// over TCP (Home Assistant's voice pipeline). Configuration: flags, or the
+// same keys in an INI/TOML file given with --config.
+#include <pthread.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "sidewinder/daemon/wyoming_server.h"
+#include "sidewinder/speech/voice_loader.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kDefaultVoice = "allison-slt";
+
+int level_rank(const std::string& l) {
+  return l == "debug" ? 0 : l == "info" ? 1 : l == "warn" ? 2 : 3;
+}
+
+// The shipped voices: installed (<prefix>/share/sidewinder/voices) or the source tree's.
+fs::path voices_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path() / ".." / "share" / "sidewinder" / "voices";
+    if (fs::is_directory(installed, ec))
+      return installed.lexically_normal();
+  }
+  return SIDEWINDER_VOICES_DIR;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"sidewinderd " SIDEWINDER_VERSION " — Sidewinder speech daemon (Wyoming over TCP)"};
+  app.set_version_flag("--version", SIDEWINDER_VERSION);
+  app.set_config("--config", "", "Read these options from an INI/TOML file (key = value)");
+  std::vector<std::string> voice_files;
+  sw::wyoming::ServerConfig cfg;
+  cfg.version = SIDEWINDER_VERSION;
+  std::string log_level = "info";
+  bool listen_any = false;
+  app.add_option("--voice", voice_files,
+                 "Voice file(s) to serve; the first is the default (default: the shipped voices)");
+  app.add_option("--host", cfg.host, "Address to listen on (default 127.0.0.1: this machine only)");
+  app.add_flag("--listen-any", listen_any, "Listen on every address (0.0.0.0): reachable from the network");
+  app.add_option("--port", cfg.port, "Wyoming TCP port (default 10200)");
+  app.add_option("--max-connections", cfg.max_connections, "Concurrent clients (default 64)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(4096)));
+  app.add_option("--max-text", cfg.session.max_text_bytes, "Bytes of text per request (default 10000)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(1) << 22));
+  app.add_option("--client-buffer", cfg.max_queued_output_bytes,
+                 "Bytes of audio queued for one client before it is dropped as too slow (default 8 MiB)")
+      ->check(CLI::Range(std::size_t(65536), std::size_t(1) << 30));
+  app.add_option("--idle-timeout", cfg.idle_timeout_s, "Seconds without a byte from a client before it is closed")
+      ->check(CLI::Range(1.0, 86400.0));
+  app.add_option("--workers", cfg.worker_threads, "Synthesis threads (default 2)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(256)));
+  app.add_option("--samples-per-chunk", cfg.session.samples_per_chunk, "Samples per audio-chunk (default 1024)")
+      ->check(CLI::Range(std::size_t(64), std::size_t(65536)));
+  app.add_option("--log-level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  CLI11_PARSE(app, argc, argv);
+  if (listen_any)
+    cfg.host = "0.0.0.0";
+
+  std::mutex log_mu;
+  const int min_rank = level_rank(log_level);
+  auto log = [&](const char* level, const std::string& msg) {
+    if (level_rank(level) < min_rank)
+      return;
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char ts[32];
+    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::lock_guard<std::mutex> l(log_mu);
+    std::fprintf(stderr, "ts=%s level=%s %s\n", ts, level, msg.c_str());
+  };
+
+  sw::wyoming::VoiceSet voices;
+  try {
+    if (voice_files.empty()) {
+      std::vector<fs::path> found;
+      for (const auto& e : fs::directory_iterator(voices_dir()))
+        if (e.path().extension() == ".safetensors")
+          found.push_back(e.path());
+      std::sort(found.begin(), found.end(), [](const fs::path& a, const fs::path& b) {
+        const bool da = a.stem() == kDefaultVoice, db = b.stem() == kDefaultVoice;
+        return da != db ? da : a < b;
+      });
+      for (const auto& p : found)
+        voice_files.push_back(p.string());
+    }
+    if (voice_files.empty()) {
+      log("error", "event=no-voices dir=" + voices_dir().string());
+      return 1;
+    }
+    for (const auto& f : voice_files) {
+      voices.voices.push_back(sw::speech::load_voice(f));
+      log("info", "event=voice name=" + voices.voices.back()->name + " file=" + f);
+    }
+  } catch (const std::exception& e) {
+    log("error", std::string("event=load-failed error=\"") + e.what() + "\"");
+    return 1;
+  }
+
+  // Signals go to one thread that asks the server to drain and stop.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  try {
+    sw::wyoming::Server server(voices, cfg, log);
+    std::thread signals([&] {
+      int sig = 0;
+      sigwait(&set, &sig);
+      log("info", std::string("event=signal signal=") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+      server.stop();
+    });
+    server.run();
+    if (signals.joinable()) {
+      pthread_kill(signals.native_handle(), SIGTERM);  // run() ended by itself: release the waiter
+      signals.join();
+    }
+  } catch (const std::exception& e) {
+    log("error", std::string("event=fatal error=\"") + e.what() + "\"");
+    return 1;
+  }
+  return 0;
+}
