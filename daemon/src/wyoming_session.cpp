@@ -132,18 +132,11 @@ bool Session::error(const Emit& emit, const std::string& text, const std::string
   return emit(e);
 }
 
-bool Session::speak(const std::string& text, const Emit& emit) {
-  speech::Speaker& speaker = speaker_for(*voice_);
+bool Session::speak(const std::string& text, const speech::VoiceModel& voice, bool ssml, const Emit& emit) {
   speech::SpeakOptions o;
-  o.ssml = ssml_;
-  const int rate = voice_->sample_rate();
-  speech::Speech sp = [&] {
-    try {
-      return speaker.begin(text, o);
-    } catch (const speech::MarkupError& e) {
-      throw std::invalid_argument(std::string("markup: ") + e.what());
-    }
-  }();
+  o.ssml = ssml;
+  const int rate = voice.sample_rate();
+  speech::Speech sp = speaker_for(voice).begin(text, o);  // MarkupError before any audio
   if (!emit(audio_event("audio-start", rate, 0.0)))
     return false;
   std::vector<float> buf(limits_.samples_per_chunk);
@@ -207,11 +200,13 @@ bool Session::handle(const Event& e, const Emit& emit) {
                      "synthesize: text of " + std::to_string(text.size()) + " bytes is over the limit of " +
                          std::to_string(limits_.max_text_bytes),
                      "text-too-long");
-      if (!(voice_ = choose_voice(d, why)))
+      const auto* voice = choose_voice(d, why);
+      if (!voice)
         return error(emit, "synthesize: " + why, "unknown-voice");
-      if (!format_of(ssml_, why))
+      bool ssml = false;
+      if (!format_of(ssml, why))
         return error(emit, "synthesize: " + why, "bad-request");
-      return speak(text, emit);
+      return speak(text, *voice, ssml, emit);
     }
     if (e.type == "synthesize-start") {
       std::string why;
@@ -239,15 +234,13 @@ bool Session::handle(const Event& e, const Emit& emit) {
                          " bytes of text without a sentence end",
                      "text-too-long");
       pending_ += text;
-      voice_ = stream_voice_;
-      ssml_ = stream_ssml_;
       if (stream_ssml_)
         return true;  // markup spans chunks: spoken whole at synthesize-stop
       if (const std::size_t cut = sentence_cut(pending_)) {
         const std::string sentence = pending_.substr(0, cut);
         pending_.erase(0, cut);
         if (!blank(sentence))
-          return speak(sentence, emit);
+          return speak(sentence, *stream_voice_, false, emit);
       }
       return true;
     }
@@ -255,19 +248,17 @@ bool Session::handle(const Event& e, const Emit& emit) {
       if (!in_stream_)
         return error(emit, "synthesize-stop outside synthesize-start ... synthesize-stop", "bad-request");
       in_stream_ = false;
-      voice_ = stream_voice_;
-      ssml_ = stream_ssml_;
       const std::string rest = std::move(pending_);
       pending_.clear();
-      if (!blank(rest) && !speak(rest, emit))
+      if (!blank(rest) && !speak(rest, *stream_voice_, stream_ssml_, emit))
         return false;
       Event r;
       r.type = "synthesize-stopped";
       return emit(r);
     }
     return error(emit, "unknown event type '" + e.type + "'", "unknown-event");
-  } catch (const std::invalid_argument& ex) {
-    return error(emit, e.type + ": " + ex.what(), "bad-request");
+  } catch (const speech::MarkupError& ex) {
+    return error(emit, e.type + ": markup: " + ex.what(), "bad-request");
   } catch (const std::exception& ex) {
     return error(emit, e.type + ": " + ex.what(), "synthesis-failed");
   }

@@ -53,7 +53,7 @@ class Session {
   bool streaming() const { return in_stream_; }
 
  private:
-  bool speak(const std::string& text, const Emit& emit);
+  bool speak(const std::string& text, const speech::VoiceModel& voice, bool ssml, const Emit& emit);
   bool error(const Emit& emit, const std::string& text, const std::string& code);
   nlohmann::json info() const;
   // Picks the voice of a synthesize/-start event's data ("voice": {name, language}).
@@ -69,9 +69,6 @@ class Session {
   std::string pending_;  // text received, not yet spoken
   const speech::VoiceModel* stream_voice_ = nullptr;
   bool stream_ssml_ = false;
-  // current request
-  const speech::VoiceModel* voice_ = nullptr;
-  bool ssml_ = false;
 };
 
 // Where a stream's text can be cut: after the last sentence end (. ? ! then
