@@ -9,6 +9,11 @@ PACKAGES=(
   libeigen3-dev          # ssm_core (reference model)
   nlohmann-json3-dev     # model loader, CLI JSON, the Wyoming protocol
   libasio-dev            # sidewinderd networking (standalone Asio)
+  libcpp-httplib-dev     # sidewinderd's OpenAI-compatible HTTP API
+  curl                   # the HTTP API's tests: a real client
+  portaudio19-dev        # local audio: sidewinderd --play, sidewinder speak --play, sidewinder live
+  jackd2                 # PortAudio tested against JACK's dummy driver (no sound hardware needed)
+  librtmidi-dev          # MIDI input (sidewinder live, sidewinderd)
   libsndfile1-dev        # audio files
   libsoxr-dev            # resampling
   libcli11-dev           # command line

@@ -23,7 +23,7 @@ struct Client {
 
   Client() {
     voices.voices.push_back(speech::load_voice(test::data_path("voice/tiny_voice.safetensors")));
-    session = std::make_unique<wyoming::Session>(voices, wyoming::SessionLimits{}, "9.9");
+    session = std::make_unique<wyoming::Session>(voices, nullptr, wyoming::SessionLimits{}, "9.9");
   }
   bool send(const std::string& type, json data = json::object()) {
     wyoming::Event e;

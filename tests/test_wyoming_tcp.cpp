@@ -24,13 +24,15 @@ namespace {
 
 struct Daemon {
   wyoming::VoiceSet voices;
+  daemon::SynthEngine engine;
+  daemon::Metrics metrics;
   std::unique_ptr<wyoming::Server> server;
   std::thread thread;
 
-  explicit Daemon(wyoming::ServerConfig cfg = {}) {
+  explicit Daemon(wyoming::ServerConfig cfg = {}, daemon::EngineConfig ecfg = {}) : engine(ecfg) {
     voices.voices.push_back(speech::load_voice(test::data_path("voice/tiny_voice.safetensors")));
     cfg.port = 0;
-    server = std::make_unique<wyoming::Server>(voices, cfg);
+    server = std::make_unique<wyoming::Server>(voices, engine, cfg, wyoming::LogSink{}, &metrics);
     thread = std::thread([this] { server->run(); });
   }
   ~Daemon() {

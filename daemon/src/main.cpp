@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   app.set_config("--config", "", "Read these options from an INI/TOML file (key = value)");
   std::vector<std::string> voice_files;
   sw::wyoming::ServerConfig cfg;
+  sw::daemon::EngineConfig ecfg;
   cfg.version = SIDEWINDER_VERSION;
   std::string log_level = "info";
   bool listen_any = false;
@@ -124,7 +125,9 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   try {
-    sw::wyoming::Server server(voices, cfg, log);
+    sw::daemon::SynthEngine engine(ecfg);
+    sw::daemon::Metrics metrics;
+    sw::wyoming::Server server(voices, engine, cfg, log, &metrics);
     std::thread signals([&] {
       int sig = 0;
       sigwait(&set, &sig);

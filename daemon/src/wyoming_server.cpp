@@ -29,8 +29,12 @@ std::string error_bytes(const std::string& text, const std::string& code) {
 class Connection;
 
 struct Server::Impl {
-  Impl(const VoiceSet& v, ServerConfig c, LogSink l, Stats& s)
+  Impl(const VoiceSet& v, daemon::SynthEngine& e, ServerConfig c, LogSink l, Stats& s, daemon::Metrics* m,
+       std::shared_ptr<daemon::SpeakerPool> sp)
       : voices(v),
+        engine(e),
+        metrics(m),
+        speakers(sp ? std::move(sp) : daemon::SpeakerPool::create()),
         cfg(std::move(c)),
         log(std::move(l)),
         stats(s),
@@ -45,6 +49,9 @@ struct Server::Impl {
   void connection_closed();  // io thread
 
   const VoiceSet& voices;
+  daemon::SynthEngine& engine;
+  daemon::Metrics* metrics;
+  std::shared_ptr<daemon::SpeakerPool> speakers;
   ServerConfig cfg;
   LogSink log;
   Stats& stats;
@@ -57,8 +64,10 @@ struct Server::Impl {
 };
 
 // One client. Reads, decoding and socket writes happen on the io thread;
-// Session::handle runs on `work` (a strand of the pool), one event at a time,
-// in order.
+// on `work` (a strand of the pool) the Session plans each event in order, and
+// a speech step goes to the engine; pump() (on the strand, woken by the
+// engine) turns what the stream's ring holds into audio-chunks. The next
+// event is planned when the current one's steps are all sent.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Server::Impl& srv, asio::ip::tcp::socket sock)
@@ -67,7 +76,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         work_(asio::make_strand(srv.pool)),
         idle_(srv.io),
         decoder_(srv.cfg.framing),
-        session_(srv.voices, srv.cfg.session, srv.cfg.version),
+        session_(srv.voices, srv.speakers, srv.cfg.session, srv.cfg.version),
+        chunk_(srv.cfg.session.samples_per_chunk),
         peer_(endpoint_text(sock_)) {}
 
   void start() {
@@ -102,7 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       srv_.say("warn", std::string("event=protocol-error peer=") + peer_ + " error=\"" + e.what() + "\"");
       // after the replies to what came before it
       asio::post(work_, [self = shared_from_this(), msg = std::string(e.what())] {
-        self->queue(error_bytes(msg, "protocol-error"), true);
+        self->protocol_error_ = msg;  // sent after the replies to what came before it
         self->close_when_sent();
       });
       return;
@@ -111,30 +121,154 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (queued_.load() >= srv_.cfg.max_queued_events) {
         srv_.stats.errors++;
         asio::post(work_, [self = shared_from_this()] {
-          self->queue(error_bytes("too many events waiting to be handled", "busy"), true);
+          self->protocol_error_ = "too many events waiting to be handled";
+          self->protocol_error_code_ = "busy";
           self->close_when_sent();
         });
         return;
       }
       ++queued_;
-      asio::post(work_, [self = shared_from_this(), e = std::move(*ev)] { self->handle(e); });
+      asio::post(work_, [self = shared_from_this(), e = std::move(*ev)]() mutable { self->handle(std::move(e)); });
     }
     read();
   }
 
-  void handle(const Event& e) {  // worker strand
-    --queued_;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (closed_)
+  void handle(Event e) {  // worker strand
+    inbox_.push_back(std::move(e));
+    advance();
+  }
+
+  void metric_error(const std::string& code) {
+    srv_.stats.errors++;
+    if (srv_.metrics)
+      srv_.metrics->error("wyoming", code);
+  }
+
+  // Runs steps until one is speech in flight (worker strand).
+  void advance() {
+    while (!stream_) {
+      if (gone_) {
+        steps_.clear();
+        inbox_.clear();
         return;
+      }
+      if (steps_.empty()) {
+        if (inbox_.empty()) {
+          if (close_pending_)
+            finish_and_close();
+          return;
+        }
+        const Event e = std::move(inbox_.front());
+        inbox_.pop_front();
+        --queued_;
+        srv_.stats.events++;
+        request_start_ = std::chrono::steady_clock::now();
+        for (auto& st : session_.plan(e))
+          steps_.push_back(std::move(st));
+        continue;
+      }
+      Step st = std::move(steps_.front());
+      steps_.pop_front();
+      if (!st.speech) {
+        if (st.event.type == "error")
+          metric_error(st.event.data.value("code", "error"));
+        if (!queue(encode(st.event), false))
+          gone_ = true;
+        continue;
+      }
+      if (srv_.metrics)
+        srv_.metrics->request("wyoming");
+      try {
+        std::weak_ptr<Connection> weak = shared_from_this();
+        stream_ = srv_.engine.submit(std::move(st.speaker), std::move(*st.speech), [weak] {
+          if (auto c = weak.lock())
+            asio::post(c->work_, [c] { c->pump(); });
+        });
+      } catch (const daemon::EngineBusy& e) {
+        metric_error("busy");
+        if (!queue(error_bytes(e.what(), "busy"), false))
+          gone_ = true;
+        continue;
+      }
+      speaking_ = true;
+      rate_ = st.rate;
+      sent_ = 0;
+      fill_ = 0;
+      first_ = true;
+      if (!queue(encode(audio_start(rate_)), false))
+        abandon("gone");
     }
-    srv_.stats.events++;
-    session_.handle(e, [this](const Event& r) {
-      if (r.type == "error")
-        srv_.stats.errors++;
-      return queue(encode(r), false);
-    });
+  }
+
+  // The stream's ring -> audio-chunks (worker strand, woken by the engine).
+  void pump() {
+    if (!stream_)
+      return;
+    if (std::chrono::steady_clock::now() - request_start_ > std::chrono::duration<double>(srv_.cfg.max_request_s)) {
+      srv_.stats.timeouts++;
+      srv_.say("warn",
+               "event=request-timeout peer=" + peer_ + " max_request_s=" + std::to_string(srv_.cfg.max_request_s));
+      metric_error("timeout");
+      queue(error_bytes("request took over " + std::to_string(srv_.cfg.max_request_s) + " s: cut short", "timeout"),
+            false);
+      abandon("timeout");
+      return;
+    }
+    for (;;) {
+      fill_ += stream_->read(chunk_.data() + fill_, chunk_.size() - fill_);
+      const bool end = stream_->done();
+      if (fill_ < chunk_.size() && !(end && fill_ > 0))
+        break;
+      if (first_ && srv_.metrics) {
+        const std::chrono::duration<double> t = std::chrono::steady_clock::now() - request_start_;
+        srv_.metrics->first_audio("wyoming", t.count());
+      }
+      first_ = false;
+      if (!queue(encode(audio_chunk(rate_, chunk_.data(), fill_, sent_)), false)) {
+        abandon(slow() ? "slow-client" : "gone");
+        return;
+      }
+      sent_ += fill_;
+      fill_ = 0;
+    }
+    if (!stream_->done())
+      return;  // more to come: the engine calls again
+    if (!stream_->failure().empty()) {
+      metric_error("synthesis-failed");
+      queue(error_bytes(stream_->failure(), "synthesis-failed"), false);
+    }
+    if (srv_.metrics && sent_)
+      srv_.metrics->finished("wyoming", stream_->compute_seconds() / (double(sent_) / rate_), double(sent_) / rate_);
+    stream_.reset();
+    speaking_ = false;
+    if (!queue(encode(audio_stop(rate_, sent_)), false))
+      gone_ = true;
+    advance();
+  }
+
+  // The current stream is given up (client gone, too slow, timed out).
+  void abandon(const char* why) {
+    if (stream_)
+      stream_->cancel();
+    stream_.reset();
+    speaking_ = false;
+    if (srv_.metrics)
+      srv_.metrics->dropped("wyoming", why);
+    gone_ = true;
+    steps_.clear();
+    inbox_.clear();
+    std::lock_guard<std::mutex> l(mu_);
+    if (!closed_) {
+      closed_ = true;
+      close_after_write_ = true;
+      if (!writing_)
+        asio::post(srv_.io, [self = shared_from_this()] { self->close(); });
+    }
+  }
+
+  bool slow() {
+    std::lock_guard<std::mutex> l(mu_);
+    return slow_;
   }
 
   // Any thread. False when the connection is closed or the client is too slow (then dropped).
@@ -144,6 +278,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return false;
     if (!force && out_bytes_ + bytes.size() > srv_.cfg.max_queued_output_bytes) {
       srv_.stats.dropped_slow++;
+      slow_ = true;
       srv_.say("warn", "event=drop-slow-client peer=" + peer_ + " queued_bytes=" + std::to_string(out_bytes_));
       closed_ = true;
       asio::post(srv_.io, [self = shared_from_this()] { self->close(); });
@@ -158,7 +293,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return true;
   }
 
-  void close_when_sent() {  // worker strand: after every event before it
+  // Worker strand: close once every event received so far is answered.
+  void close_when_sent() {
+    close_pending_ = true;
+    if (!stream_ && steps_.empty() && inbox_.empty())
+      finish_and_close();
+  }
+
+  void finish_and_close() {  // worker strand
+    if (!protocol_error_.empty()) {
+      queue(error_bytes(protocol_error_, protocol_error_code_), true);
+      protocol_error_.clear();
+    }
     std::lock_guard<std::mutex> l(mu_);
     close_after_write_ = true;
     if (!writing_)
@@ -206,7 +352,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       bool busy;
       {
         std::lock_guard<std::mutex> l(self->mu_);
-        busy = self->writing_ || self->queued_.load() > 0;
+        busy = self->writing_ || self->queued_.load() > 0 || self->speaking_.load();
       }
       const auto quiet = std::chrono::steady_clock::now() - self->last_read_;
       if (busy || quiet < std::chrono::duration<double>(self->srv_.cfg.idle_timeout_s)) {
@@ -234,6 +380,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     sock_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     sock_.close(ec);
     idle_.cancel();
+    asio::post(work_, [self = shared_from_this()] {  // the engine lets go of its stream
+      if (self->stream_) {
+        self->stream_->cancel();
+        self->stream_.reset();
+        self->speaking_ = false;
+        if (self->srv_.metrics)
+          self->srv_.metrics->dropped("wyoming", "gone");
+      }
+      self->gone_ = true;
+      self->steps_.clear();
+      self->inbox_.clear();
+    });
     srv_.say("info", "event=disconnect peer=" + peer_);
     srv_.connection_closed();
   }
@@ -244,15 +402,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer idle_;
   std::array<char, 16384> buf_{};
   Decoder decoder_;  // io thread
-  Session session_;  // worker strand
+  // Worker strand:
+  Session session_;
+  std::deque<Event> inbox_;  // received, not yet planned
+  std::deque<Step> steps_;   // of the event being answered
+  std::shared_ptr<daemon::SynthStream> stream_;
+  std::vector<float> chunk_;  // [samples_per_chunk]
+  std::size_t fill_ = 0, sent_ = 0;
+  int rate_ = 16000;
+  bool first_ = true, gone_ = false, close_pending_ = false;
+  std::string protocol_error_, protocol_error_code_ = "protocol-error";
+  std::chrono::steady_clock::time_point request_start_;
   std::string peer_;
   std::chrono::steady_clock::time_point last_read_ = std::chrono::steady_clock::now();
   std::atomic<std::size_t> queued_{0};
   std::mutex mu_;  // guards the output queue and the flags below
   std::deque<std::string> out_;
   std::size_t out_bytes_ = 0;
-  bool writing_ = false, closed_ = false, close_after_write_ = false;
-  bool finished_ = false;  // io thread
+  bool writing_ = false, closed_ = false, close_after_write_ = false, slow_ = false;
+  std::atomic<bool> speaking_{false};  // a stream in flight (the idle timer waits)
+  bool finished_ = false;              // io thread
 };
 
 void Server::Impl::accept() {
@@ -295,8 +464,10 @@ void Server::Impl::connection_closed() {
     guard.reset();
 }
 
-Server::Server(const VoiceSet& voices, ServerConfig config, LogSink log)
-    : impl_(std::make_unique<Impl>(voices, std::move(config), std::move(log), stats_)) {
+Server::Server(const VoiceSet& voices, daemon::SynthEngine& engine, ServerConfig config, LogSink log,
+               daemon::Metrics* metrics, std::shared_ptr<daemon::SpeakerPool> speakers)
+    : impl_(std::make_unique<Impl>(voices, engine, std::move(config), std::move(log), stats_, metrics,
+                                   std::move(speakers))) {
   auto& a = impl_->acceptor;
   std::error_code aec;
   const auto addr = asio::ip::make_address(impl_->cfg.host, aec);

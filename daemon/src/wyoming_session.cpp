@@ -16,6 +16,13 @@ const speech::VoiceModel* VoiceSet::find(const std::string& name) const {
   return nullptr;
 }
 
+std::shared_ptr<const speech::VoiceModel> VoiceSet::shared(const speech::VoiceModel* v) const {
+  for (const auto& p : voices)
+    if (p.get() == v)
+      return p;
+  return nullptr;
+}
+
 std::size_t sentence_cut(const std::string& text) {
   for (std::size_t i = text.size(); i-- > 1;)
     if (std::isspace(static_cast<unsigned char>(text[i])) &&
@@ -43,19 +50,45 @@ nlohmann::json languages(const std::string& lang) {
   return out;
 }
 
-Event audio_event(const char* type, int rate, double t_ms) {
+}  // namespace
+
+Event audio_start(int rate) {
   Event e;
-  e.type = type;
-  if (std::string(type) != "audio-stop")
-    e.data = {{"rate", rate}, {"width", 2}, {"channels", 1}};
-  e.data["timestamp"] = static_cast<long long>(std::llround(t_ms));
+  e.type = "audio-start";
+  e.data = {{"rate", rate}, {"width", 2}, {"channels", 1}, {"timestamp", 0}};
   return e;
 }
 
-}  // namespace
+Event audio_stop(int rate, std::size_t samples) {
+  Event e;
+  e.type = "audio-stop";
+  e.data = {{"timestamp", static_cast<long long>(std::llround(1000.0 * double(samples) / rate))}};
+  return e;
+}
 
-Session::Session(const VoiceSet& voices, SessionLimits limits, std::string program_version)
-    : voices_(voices), limits_(limits), version_(std::move(program_version)) {}
+Event audio_chunk(int rate, const float* x, std::size_t n, std::size_t offset) {
+  Event c;
+  c.type = "audio-chunk";
+  c.data = {{"rate", rate},
+            {"width", 2},
+            {"channels", 1},
+            {"timestamp", static_cast<long long>(std::llround(1000.0 * double(offset) / rate))}};
+  c.payload.resize(2 * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = std::clamp(x[i], -1.0f, 1.0f);
+    const auto s = static_cast<std::int16_t>(std::lrint(v * 32767.0f));
+    c.payload[2 * i] = static_cast<std::uint8_t>(s & 0xff);
+    c.payload[2 * i + 1] = static_cast<std::uint8_t>((s >> 8) & 0xff);
+  }
+  return c;
+}
+
+Session::Session(const VoiceSet& voices, std::shared_ptr<daemon::SpeakerPool> speakers, SessionLimits limits,
+                 std::string program_version)
+    : voices_(voices),
+      speakers_(speakers ? std::move(speakers) : daemon::SpeakerPool::create()),
+      limits_(limits),
+      version_(std::move(program_version)) {}
 
 nlohmann::json Session::info() const {
   nlohmann::json vs = nlohmann::json::array();
@@ -115,55 +148,57 @@ const speech::VoiceModel* Session::choose_voice(const nlohmann::json& data, std:
   return voices_.voices.front().get();
 }
 
-speech::Speaker& Session::speaker_for(const speech::VoiceModel& v) {
-  auto& s = speakers_[&v];
-  if (!s) {
-    for (const auto& p : voices_.voices)
-      if (p.get() == &v)
-        s = std::make_unique<speech::Speaker>(p);
-  }
-  return *s;
+Step Session::error(const std::string& text, const std::string& code) {
+  Step s;
+  s.event.type = "error";
+  s.event.data = {{"text", text}, {"code", code}};
+  return s;
 }
 
-bool Session::error(const Emit& emit, const std::string& text, const std::string& code) {
-  Event e;
-  e.type = "error";
-  e.data = {{"text", text}, {"code", code}};
-  return emit(e);
-}
-
-bool Session::speak(const std::string& text, const speech::VoiceModel& voice, bool ssml, const Emit& emit) {
+Step Session::speak(const std::string& text, const speech::VoiceModel& voice, bool ssml) {
   speech::SpeakOptions o;
   o.ssml = ssml;
-  const int rate = voice.sample_rate();
-  speech::Speech sp = speaker_for(voice).begin(text, o);  // MarkupError before any audio
-  if (!emit(audio_event("audio-start", rate, 0.0)))
-    return false;
-  std::vector<float> buf(limits_.samples_per_chunk);
-  std::size_t made = 0;
-  while (std::size_t n = sp.pull(buf.data(), buf.size())) {
-    Event c = audio_event("audio-chunk", rate, 1000.0 * double(made) / rate);
-    c.payload.resize(2 * n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const float x = std::clamp(buf[i], -1.0f, 1.0f);
-      const auto s = static_cast<std::int16_t>(std::lrint(x * 32767.0f));
-      c.payload[2 * i] = static_cast<std::uint8_t>(s & 0xff);
-      c.payload[2 * i + 1] = static_cast<std::uint8_t>((s >> 8) & 0xff);
-    }
-    made += n;
-    if (!emit(c))
-      return false;
-  }
-  return emit(audio_event("audio-stop", rate, 1000.0 * double(made) / rate));
+  Step s;
+  s.rate = voice.sample_rate();
+  s.speaker = speakers_->acquire(voices_.shared(&voice));
+  s.speech.emplace(s.speaker->begin(text, o));  // MarkupError here, before any audio
+  return s;
 }
 
 bool Session::handle(const Event& e, const Emit& emit) {
+  for (auto& st : plan(e)) {
+    if (!st.speech) {
+      if (!emit(st.event))
+        return false;
+      continue;
+    }
+    if (!emit(audio_start(st.rate)))
+      return false;
+    std::vector<float> buf(limits_.samples_per_chunk);
+    std::size_t made = 0;
+    while (std::size_t n = st.speech->pull(buf.data(), buf.size())) {
+      if (!emit(audio_chunk(st.rate, buf.data(), n, made)))
+        return false;
+      made += n;
+    }
+    if (!emit(audio_stop(st.rate, made)))
+      return false;
+  }
+  return true;
+}
+
+std::vector<Step> Session::plan(const Event& e) {
+  std::vector<Step> out;
+  auto one = [&](Step st) {
+    out.push_back(std::move(st));
+    return out;
+  };
   const auto& d = e.data;
-  auto text_of = [&](std::string& out) {
+  auto text_of = [&](std::string& text) {
     const auto t = d.find("text");
     if (t == d.end() || !t->is_string())
       return false;
-    out = t->get<std::string>();
+    text = t->get<std::string>();
     return true;
   };
   auto format_of = [&](bool& ssml, std::string& why) {
@@ -180,87 +215,85 @@ bool Session::handle(const Event& e, const Emit& emit) {
       Event r;
       r.type = "info";
       r.data = info();
-      return emit(r);
+      return one(Step{r, std::nullopt, nullptr, 16000});
     }
     if (e.type == "ping") {
       Event r;
       r.type = "pong";
       if (d.contains("text"))
         r.data["text"] = d["text"];
-      return emit(r);
+      return one(Step{r, std::nullopt, nullptr, 16000});
     }
     if (e.type == "synthesize") {
       if (in_stream_)
-        return true;  // the compatibility copy of the streamed text
+        return out;  // the compatibility copy of the streamed text
       std::string text, why;
       if (!text_of(text))
-        return error(emit, "synthesize: no \"text\" string", "bad-request");
+        return one(error("synthesize: no \"text\" string", "bad-request"));
       if (text.size() > limits_.max_text_bytes)
-        return error(emit,
-                     "synthesize: text of " + std::to_string(text.size()) + " bytes is over the limit of " +
-                         std::to_string(limits_.max_text_bytes),
-                     "text-too-long");
+        return one(error("synthesize: text of " + std::to_string(text.size()) + " bytes is over the limit of " +
+                             std::to_string(limits_.max_text_bytes),
+                         "text-too-long"));
       const auto* voice = choose_voice(d, why);
       if (!voice)
-        return error(emit, "synthesize: " + why, "unknown-voice");
+        return one(error("synthesize: " + why, "unknown-voice"));
       bool ssml = false;
       if (!format_of(ssml, why))
-        return error(emit, "synthesize: " + why, "bad-request");
-      return speak(text, *voice, ssml, emit);
+        return one(error("synthesize: " + why, "bad-request"));
+      return one(speak(text, *voice, ssml));
     }
     if (e.type == "synthesize-start") {
       std::string why;
       const auto* v = choose_voice(d, why);
       if (!v)
-        return error(emit, "synthesize-start: " + why, "unknown-voice");
+        return one(error("synthesize-start: " + why, "unknown-voice"));
       bool ssml = false;
       if (!format_of(ssml, why))
-        return error(emit, "synthesize-start: " + why, "bad-request");
+        return one(error("synthesize-start: " + why, "bad-request"));
       in_stream_ = true;
       pending_.clear();
       stream_voice_ = v;
       stream_ssml_ = ssml;
-      return true;
+      return out;
     }
     if (e.type == "synthesize-chunk") {
       if (!in_stream_)
-        return error(emit, "synthesize-chunk outside synthesize-start ... synthesize-stop", "bad-request");
+        return one(error("synthesize-chunk outside synthesize-start ... synthesize-stop", "bad-request"));
       std::string text;
       if (!text_of(text))
-        return error(emit, "synthesize-chunk: no \"text\" string", "bad-request");
+        return one(error("synthesize-chunk: no \"text\" string", "bad-request"));
       if (pending_.size() + text.size() > limits_.max_text_bytes)
-        return error(emit,
-                     "synthesize-chunk: over " + std::to_string(limits_.max_text_bytes) +
-                         " bytes of text without a sentence end",
-                     "text-too-long");
+        return one(error("synthesize-chunk: over " + std::to_string(limits_.max_text_bytes) +
+                             " bytes of text without a sentence end",
+                         "text-too-long"));
       pending_ += text;
       if (stream_ssml_)
-        return true;  // markup spans chunks: spoken whole at synthesize-stop
+        return out;  // markup spans chunks: spoken whole at synthesize-stop
       if (const std::size_t cut = sentence_cut(pending_)) {
         const std::string sentence = pending_.substr(0, cut);
         pending_.erase(0, cut);
         if (!blank(sentence))
-          return speak(sentence, *stream_voice_, false, emit);
+          return one(speak(sentence, *stream_voice_, false));
       }
-      return true;
+      return out;
     }
     if (e.type == "synthesize-stop") {
       if (!in_stream_)
-        return error(emit, "synthesize-stop outside synthesize-start ... synthesize-stop", "bad-request");
+        return one(error("synthesize-stop outside synthesize-start ... synthesize-stop", "bad-request"));
       in_stream_ = false;
       const std::string rest = std::move(pending_);
       pending_.clear();
-      if (!blank(rest) && !speak(rest, *stream_voice_, stream_ssml_, emit))
-        return false;
+      if (!blank(rest))
+        out.push_back(speak(rest, *stream_voice_, stream_ssml_));
       Event r;
       r.type = "synthesize-stopped";
-      return emit(r);
+      return one(Step{r, std::nullopt, nullptr, 16000});
     }
-    return error(emit, "unknown event type '" + e.type + "'", "unknown-event");
+    return one(error("unknown event type '" + e.type + "'", "unknown-event"));
   } catch (const speech::MarkupError& ex) {
-    return error(emit, e.type + ": markup: " + ex.what(), "bad-request");
+    return one(error(e.type + ": markup: " + ex.what(), "bad-request"));
   } catch (const std::exception& ex) {
-    return error(emit, e.type + ": " + ex.what(), "synthesis-failed");
+    return one(error(e.type + ": " + ex.what(), "synthesis-failed"));
   }
 }
 

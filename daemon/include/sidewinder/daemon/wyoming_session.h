@@ -12,17 +12,23 @@
 // ignored. Bad requests (unknown voice, bad SSML, text over the limit, an
 // unknown event type) get an `error` event and the connection goes on.
 //
-// Network-thread code: handle() synthesises as it emits, allocates and takes
-// espeak-ng's lock; it never touches an audio thread.
+// The logic is split from the audio: plan() turns an event into steps (events
+// to send, and speech to speak with a Speaker lent by the pool), so the
+// server can hand the speech to the engine and stream it as it comes;
+// handle() runs the same steps synchronously (tests, simple embedders).
+// Network-thread code: plan() phonemises the first check of the text
+// (markup), allocates and may take espeak-ng's lock; never an audio thread.
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "sidewinder/daemon/speaker_pool.h"
 #include "sidewinder/daemon/wyoming.h"
 #include "sidewinder/speech/speaker.h"
 #include "sidewinder/speech/voice_model.h"
@@ -33,6 +39,7 @@ namespace sw::wyoming {
 struct VoiceSet {
   std::vector<std::shared_ptr<const speech::VoiceModel>> voices;
   const speech::VoiceModel* find(const std::string& name) const;
+  std::shared_ptr<const speech::VoiceModel> shared(const speech::VoiceModel* v) const;
 };
 
 struct SessionLimits {
@@ -40,36 +47,58 @@ struct SessionLimits {
   std::size_t samples_per_chunk = 1024;  // audio-chunk size (64 ms at 16 kHz)
 };
 
+// What the connection does for an event, in order: send `event`, or (when
+// `speech` is set) speak it: audio-start, audio-chunk x N, audio-stop.
+struct Step {
+  Event event;
+  std::optional<speech::Speech> speech;
+  daemon::SpeakerPool::Lease speaker;  // the Speaker `speech` speaks with
+  int rate = 16000;
+};
+
 class Session {
  public:
   // Returns false when the peer is gone: synthesis stops.
   using Emit = std::function<bool(const Event&)>;
 
-  Session(const VoiceSet& voices, SessionLimits limits = {}, std::string program_version = "");
+  Session(const VoiceSet& voices, std::shared_ptr<daemon::SpeakerPool> speakers, SessionLimits limits = {},
+          std::string program_version = "");
 
-  // Handles one event; emits the replies. Returns false if emit did.
+  // The steps for one event; errors (bad request, unknown voice, ...) are an
+  // `error` event among them. Does not throw for anything the client sent.
+  std::vector<Step> plan(const Event& e);
+
+  // plan(e), run now: speech pulled here, chunked and emitted. Returns false
+  // if emit did.
   bool handle(const Event& e, const Emit& emit);
 
   bool streaming() const { return in_stream_; }
+  const SessionLimits& limits() const { return limits_; }
 
  private:
-  bool speak(const std::string& text, const speech::VoiceModel& voice, bool ssml, const Emit& emit);
-  bool error(const Emit& emit, const std::string& text, const std::string& code);
+  Step speak(const std::string& text, const speech::VoiceModel& voice, bool ssml);
+  static Step error(const std::string& text, const std::string& code);
   nlohmann::json info() const;
   // Picks the voice of a synthesize/-start event's data ("voice": {name, language}).
   const speech::VoiceModel* choose_voice(const nlohmann::json& data, std::string& why) const;
-  speech::Speaker& speaker_for(const speech::VoiceModel& v);
 
   const VoiceSet& voices_;
+  std::shared_ptr<daemon::SpeakerPool> speakers_;
   SessionLimits limits_;
   std::string version_;
-  std::map<const speech::VoiceModel*, std::unique_ptr<speech::Speaker>> speakers_;
   // synthesize-start ... synthesize-stop
   bool in_stream_ = false;
   std::string pending_;  // text received, not yet spoken
   const speech::VoiceModel* stream_voice_ = nullptr;
   bool stream_ssml_ = false;
 };
+
+// The events around a spoken text: audio-start / audio-stop (timestamp in ms
+// of audio so far) and one audio-chunk of n samples (s16le), beginning
+// `offset` samples into the text.
+Event audio_start(int rate);
+Event audio_stop(int rate, std::size_t samples);
+Event audio_chunk(int rate, const float* samples, std::size_t n, std::size_t offset);
 
 // Where a stream's text can be cut: after the last sentence end (. ? ! then
 // white space) in text; 0 if there is none yet.
