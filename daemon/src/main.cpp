@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// sidewinderd — the Sidewinder speech daemon. So far: the Wyoming protocol
-// over TCP (Home Assistant's voice pipeline). Configuration: flags, or the
-// same keys in an INI/TOML file given with --config.
+// sidewinderd — the Sidewinder speech daemon: the Wyoming protocol over TCP
+// (Home Assistant's voice pipeline) and the OpenAI-compatible HTTP API, both
+// fed by one engine that advances every stream block by block.
+// Configuration: flags, or the same keys in an INI/TOML file given with
+// --config.
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +16,9 @@
 #include <mutex>
 #include <thread>
 
+#include <fstream>
+
+#include "sidewinder/daemon/http_server.h"
 #include "sidewinder/daemon/wyoming_server.h"
 #include "sidewinder/speech/voice_loader.h"
 
@@ -43,20 +48,39 @@ fs::path voices_dir() {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"sidewinderd " SIDEWINDER_VERSION " — Sidewinder speech daemon (Wyoming over TCP)"};
+  CLI::App app{"sidewinderd " SIDEWINDER_VERSION
+               " — Sidewinder speech daemon (Wyoming over TCP, OpenAI-compatible HTTP)"};
   app.set_version_flag("--version", SIDEWINDER_VERSION);
   app.set_config("--config", "", "Read these options from an INI/TOML file (key = value)");
   std::vector<std::string> voice_files;
   sw::wyoming::ServerConfig cfg;
   sw::daemon::EngineConfig ecfg;
   cfg.version = SIDEWINDER_VERSION;
-  std::string log_level = "info";
-  bool listen_any = false;
+  sw::daemon::HttpConfig http;
+  http.version = SIDEWINDER_VERSION;
+  std::string log_level = "info", token_file;
+  bool listen_any = false, no_http = false, no_wyoming = false;
   app.add_option("--voice", voice_files,
                  "Voice file(s) to serve; the first is the default (default: the shipped voices)");
   app.add_option("--host", cfg.host, "Address to listen on (default 127.0.0.1: this machine only)");
   app.add_flag("--listen-any", listen_any, "Listen on every address (0.0.0.0): reachable from the network");
   app.add_option("--port", cfg.port, "Wyoming TCP port (default 10200)");
+  app.add_option("--http-port", http.port, "OpenAI-compatible HTTP port (default 10201)");
+  app.add_flag("--no-wyoming", no_wyoming, "Do not serve Wyoming");
+  app.add_flag("--no-http", no_http, "Do not serve HTTP");
+  app.add_option("--token", http.token, "HTTP: require 'Authorization: Bearer TOKEN' (or SIDEWINDERD_TOKEN)")
+      ->envname("SIDEWINDERD_TOKEN");
+  app.add_option("--token-file", token_file, "HTTP: the bearer token, from the first line of this file");
+  app.add_option("--max-input", http.max_input_chars, "HTTP: characters of input per request (default 4096)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(1) << 20));
+  app.add_option("--http-threads", http.threads, "HTTP connections served at once (default 64)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(4096)));
+  app.add_option("--engine-threads", ecfg.threads, "Engine threads advancing the streams (default 1)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(256)));
+  app.add_option("--max-streams", ecfg.max_streams, "Streams spoken at once, both protocols (default 64)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(65536)));
+  app.add_option("--max-request-time", cfg.max_request_s, "Seconds one request's answer may take (default 600)")
+      ->check(CLI::Range(1.0, 86400.0));
   app.add_option("--max-connections", cfg.max_connections, "Concurrent clients (default 64)")
       ->check(CLI::Range(std::size_t(1), std::size_t(4096)));
   app.add_option("--max-text", cfg.session.max_text_bytes, "Bytes of text per request (default 10000)")
@@ -75,6 +99,20 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (listen_any)
     cfg.host = "0.0.0.0";
+  http.host = cfg.host;
+  http.max_request_s = cfg.max_request_s;
+  http.idle_timeout_s = std::min(cfg.idle_timeout_s, 60.0);
+  if (!token_file.empty()) {
+    std::ifstream f(token_file);
+    if (!f || !std::getline(f, http.token) || http.token.empty()) {
+      std::fprintf(stderr, "sidewinderd: --token-file %s: cannot read a token from it\n", token_file.c_str());
+      return 1;
+    }
+  }
+  if (no_http && no_wyoming) {
+    std::fprintf(stderr, "sidewinderd: --no-http and --no-wyoming: nothing to serve\n");
+    return 1;
+  }
 
   std::mutex log_mu;
   const int min_rank = level_rank(log_level);
@@ -127,18 +165,33 @@ int main(int argc, char** argv) {
   try {
     sw::daemon::SynthEngine engine(ecfg);
     sw::daemon::Metrics metrics;
-    sw::wyoming::Server server(voices, engine, cfg, log, &metrics);
+    auto speakers = sw::daemon::SpeakerPool::create();
+    std::unique_ptr<sw::wyoming::Server> wyoming;
+    std::unique_ptr<sw::daemon::HttpServer> web;
+    if (!no_wyoming)
+      wyoming = std::make_unique<sw::wyoming::Server>(voices, engine, cfg, log, &metrics, speakers);
+    if (!no_http)
+      web = std::make_unique<sw::daemon::HttpServer>(voices, engine, http, log, &metrics, speakers);
+    if (web && http.token.empty() && http.host != "127.0.0.1" && http.host != "::1")
+      log("warn", "event=no-token host=" + http.host + " note=\"HTTP reachable from the network without a token\"");
     std::thread signals([&] {
       int sig = 0;
       sigwait(&set, &sig);
       log("info", std::string("event=signal signal=") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
-      server.stop();
+      if (wyoming)
+        wyoming->stop();
+      if (web)
+        web->stop();  // waits for the responses being streamed
     });
-    server.run();
-    if (signals.joinable()) {
-      pthread_kill(signals.native_handle(), SIGTERM);  // run() ended by itself: release the waiter
+    std::thread web_thread;
+    if (web)
+      web_thread = std::thread([&] { web->run(); });
+    if (wyoming)
+      wyoming->run();
+    if (web_thread.joinable())
+      web_thread.join();
+    if (signals.joinable())
       signals.join();
-    }
   } catch (const std::exception& e) {
     log("error", std::string("event=fatal error=\"") + e.what() + "\"");
     return 1;
