@@ -3,9 +3,11 @@
 """End to end: the sidewinderd binary with the shipped voices, spoken to over
 TCP by an independent Wyoming client written here from the protocol notes
 (header line, data_length block, payload_length payload): describe, a
-synthesize, the streaming-text mode, eight concurrent clients, then SIGTERM
-while a request is in flight (it must be completed, then the daemon exits 0).
-Prints the time to first audio over Wyoming. Run by CTest (daemon_wyoming_end_to_end).
+synthesize, the streaming-text mode, eight concurrent clients; over HTTP
+(a raw HTTP/1.1 client, and curl): /health, a streamed speech request, the
+bearer token from a file; then SIGTERM while a request is in flight on each
+protocol (both must be completed, then the daemon exits 0). Prints the time
+to first audio over each protocol. Run by CTest (daemon_wyoming_end_to_end).
 
 usage: daemon_wyoming_e2e.py SIDEWINDERD
 """
@@ -16,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -73,21 +76,93 @@ def synthesize(port, text):
                 raise AssertionError(d)
 
 
+def http_speech(port, body, token=None):
+    """A raw HTTP/1.1 POST /v1/audio/speech (chunked reply) ->
+    (seconds to the first audio byte of the body, body bytes, status)."""
+    data = json.dumps(body).encode()
+    head = (f"POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n")
+    if token:
+        head += f"Authorization: Bearer {token}\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        t0 = time.perf_counter()
+        s.sendall(head.encode() + b"\r\n" + data)
+        buf, first = b"", None
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(65536)
+        header, rest = buf.split(b"\r\n\r\n", 1)
+        status = int(header.split()[1])
+        chunked = b"chunked" in header.lower()
+        body_bytes = b""
+        raw = rest
+        while True:  # de-chunk as it comes; note when the first body byte arrives
+            if chunked:
+                while b"\r\n" in raw:
+                    size_line, tail = raw.split(b"\r\n", 1)
+                    n = int(size_line.split(b";")[0], 16)
+                    if len(tail) < n + 2:
+                        break
+                    if n and first is None:
+                        first = time.perf_counter() - t0
+                    body_bytes += tail[:n]
+                    raw = tail[n + 2:]
+                    if n == 0:
+                        return first, body_bytes, status
+            c = s.recv(65536)
+            if not c:
+                if not chunked:
+                    body_bytes = raw
+                return first, body_bytes, status
+            raw += c
+
+
+def start(args):
+    daemon = subprocess.Popen([sys.argv[1]] + args, stderr=subprocess.PIPE, text=True)
+    ports = {}
+    for line in daemon.stderr:
+        m = re.search(r"event=listen uri=(tcp|http)://127\.0\.0\.1:(\d+)", line)
+        if m:
+            ports[m.group(1)] = int(m.group(2))
+        if len(ports) == 2:
+            break
+    assert len(ports) == 2, f"sidewinderd did not say where it listens: {ports}"
+    threading.Thread(target=lambda: [None for _ in daemon.stderr], daemon=True).start()
+    return daemon, ports["tcp"], ports["http"]
+
+
 def main():
     # Refusals: one clear message, exit 1.
     for args, words in ((["--voice", "/nonexistent.safetensors"], "cannot open"),
                         (["--port", "0", "--host", "256.1.1.1"], "256.1.1.1")):
         r = subprocess.run([sys.argv[1]] + args, capture_output=True, text=True, timeout=30)
         assert r.returncode == 1 and words in r.stderr, (args, r.returncode, r.stderr)
-    daemon = subprocess.Popen([sys.argv[1], "--port", "0", "--log-level", "info"], stderr=subprocess.PIPE, text=True)
-    port = None
-    for line in daemon.stderr:
-        m = re.search(r"event=listen uri=tcp://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-            break
-    assert port, "sidewinderd did not say where it listens"
-    threading.Thread(target=lambda: [None for _ in daemon.stderr], daemon=True).start()
+    tf = tempfile.NamedTemporaryFile("w", suffix=".token")
+    tf.write("e2e-token\n")
+    tf.flush()
+    daemon, port, http_port = start(["--port", "0", "--http-port", "0", "--token-file", tf.name])
+    tf.close()  # read at start
+
+    # HTTP: health without a token, speech with it (and refused without), curl as the client.
+    health = json.loads(subprocess.run(["curl", "-sS", f"http://127.0.0.1:{http_port}/health"],
+                                       capture_output=True, text=True, timeout=30).stdout)
+    assert health["status"] == "ok" and health["voices"] >= 2, health
+    _, _, status = http_speech(http_port, {"input": TEXT})
+    assert status == 401, status
+    http_ttfa = []
+    for _ in range(5):
+        first, pcm, status = http_speech(http_port, {"input": TEXT, "response_format": "pcm"}, "e2e-token")
+        assert status == 200 and len(pcm) > 2 * 24000, (status, len(pcm))
+        http_ttfa.append(first)
+    with tempfile.TemporaryDirectory() as d:
+        out = f"{d}/a.mp3"
+        code = subprocess.run(["curl", "-sS", "-o", out, "-w", "%{http_code}", "-H", "Authorization: Bearer e2e-token",
+                               "-H", "Content-Type: application/json", "--data-binary",
+                               json.dumps({"model": "tts-1", "input": TEXT, "voice": "alloy"}),
+                               f"http://127.0.0.1:{http_port}/v1/audio/speech"],
+                              capture_output=True, text=True, timeout=30).stdout
+        with open(out, "rb") as f:
+            head = f.read(4)
+        assert code == "200" and head[:2] in (b"\xff\xf3", b"\xff\xfb", b"ID"), (code, head)
 
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         r = Reader(s)
@@ -123,12 +198,19 @@ def main():
         t.join()
     assert all(r and r[1] == n for r in results), results
 
-    # SIGTERM while a request is in flight: it is completed, then the daemon exits 0.
+    # SIGTERM while a request is in flight on each protocol: both completed, then exit 0.
+    http_result = {}
+
+    def slow_http():  # a long text, read as it comes
+        http_result["r"] = http_speech(http_port, {"input": TEXT * 40, "response_format": "pcm"}, "e2e-token")
+    ht = threading.Thread(target=slow_http)
+    ht.start()
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     r = Reader(s)
     send(s, "synthesize", {"text": TEXT * 4})
     t, _, _ = r.event()
     assert t == "audio-start", t
+    time.sleep(0.05)
     daemon.send_signal(signal.SIGTERM)
     samples = 0
     while True:
@@ -137,9 +219,13 @@ def main():
         if t == "audio-stop":
             break
     assert samples > 3 * n, samples
+    ht.join(timeout=60)
+    _, pcm, status = http_result["r"]
+    assert status == 200 and len(pcm) / 2 > 30 * n * 1.5, (status, len(pcm))  # 40 x the text, at 24 kHz
     assert daemon.wait(timeout=30) == 0
-    print(f"ok: describe, streaming text, 8 concurrent clients ({n} samples each), drain on SIGTERM; "
-          f"time to first audio over Wyoming (connect excluded) median of 5: {1000 * statistics.median(ttfa):.1f} ms")
+    print(f"ok: describe, streaming text, 8 concurrent clients ({n} samples each), HTTP with a token, "
+          f"drain on SIGTERM on both; time to first audio (connect excluded), median of 5: "
+          f"Wyoming {1000 * statistics.median(ttfa):.1f} ms, HTTP pcm {1000 * statistics.median(http_ttfa):.1f} ms")
 
 
 if __name__ == "__main__":

@@ -352,7 +352,8 @@ HttpServer::HttpServer(const wyoming::VoiceSet& voices, SynthEngine& engine, Htt
     std::vector<std::pair<std::string, double>> g = {
         {"sidewinder_active_streams", double(impl_->engine.active())},
         {"sidewinder_engine_rounds_total", double(impl_->engine.rounds())},
-        {"sidewinder_http_responses_in_flight", double(impl_->in_flight.load())}};
+        {"sidewinder_http_responses_in_flight", double(impl_->in_flight.load())},
+        {"sidewinder_speakers", double(impl_->speakers->created())}};
     const std::string text = impl_->metrics ? impl_->metrics->prometheus(g) : Metrics().prometheus(g);
     res.set_content(text, "text/plain; version=0.0.4");
   });

@@ -13,8 +13,10 @@ SpeakerPool::Lease SpeakerPool::acquire(const std::shared_ptr<const speech::Voic
       v.pop_back();
     }
   }
-  if (!s)
+  if (!s) {
     s = std::make_unique<speech::Speaker>(voice);  // outside the lock: espeak-ng set-up
+    ++created_;
+  }
   std::weak_ptr<SpeakerPool> pool = weak_from_this();
   return Lease(s.release(), [pool](speech::Speaker* p) {
     std::unique_ptr<speech::Speaker> owned(p);

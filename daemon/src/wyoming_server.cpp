@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "sidewinder/daemon/wyoming_server.h"
 
+#include <algorithm>
 #include <array>
 #include <asio.hpp>
 #include <deque>
@@ -448,6 +449,10 @@ void Server::Impl::accept() {
           sock.set_option(asio::socket_base::send_buffer_size(static_cast<int>(cfg.socket_send_buffer_bytes)), e2);
         sock.set_option(asio::ip::tcp::no_delay(true), e2);
         auto c = std::make_shared<Connection>(*this, std::move(sock));
+        // Forget the closed ones (a weak_ptr to a make_shared object keeps its memory).
+        connections.erase(std::remove_if(connections.begin(), connections.end(),
+                                         [](const std::weak_ptr<Connection>& w) { return w.expired(); }),
+                          connections.end());
         connections.push_back(c);
         c->start();
       }

@@ -11,6 +11,7 @@
 // thread.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,11 +34,13 @@ class SpeakerPool : public std::enable_shared_from_this<SpeakerPool> {
   Lease acquire(const std::shared_ptr<const speech::VoiceModel>& voice);
 
   std::size_t idle() const;  // Speakers waiting in the pool (all voices)
+  std::size_t created() const { return created_.load(); }  // Speakers made so far (the peak in use)
 
  private:
   SpeakerPool() = default;
   void give_back(std::unique_ptr<speech::Speaker> s);
 
+  std::atomic<std::size_t> created_{0};
   mutable std::mutex mu_;
   std::map<const speech::VoiceModel*, std::vector<std::unique_ptr<speech::Speaker>>> free_;
 };

@@ -1,0 +1,253 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Load: the sidewinderd binary with the shipped voices, 32 concurrent
+clients x 20 requests each, over both protocols (Wyoming, and HTTP pcm/wav),
+with slow readers and abrupt disconnects (a reset after the first audio)
+mixed in, and one client that asks for a long text and never reads (it must
+be dropped, alone). Checks: every completed response has exactly the
+expected length, the daemon keeps serving throughout and afterwards,
+resident memory stays flat (the RSS after the first quarter of the requests
+against the end), /metrics counts what happened, SIGTERM exits 0. Prints
+the figures. Run by CTest (daemon_load).
+
+usage: daemon_load.py SIDEWINDERD [CLIENTS REQUESTS] [--no-rss-check]
+(--no-rss-check: for a sanitizer build, whose allocator keeps freed memory
+in quarantine on purpose; the figures are still printed)
+"""
+import json
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+TEXTS = ["Please enter your number, then press the pound key.",
+         "The meeting has been moved to Thursday at ten.",
+         "Turn left at the next light, then continue for two miles."]
+
+
+def send(sock, type_, data=None):
+    body = json.dumps(data or {}).encode()
+    header = {"type": type_, "version": "1.9.0", "data_length": len(body)}
+    sock.sendall(json.dumps(header).encode() + b"\n" + body)
+
+
+class Reader:
+    def __init__(self, sock, slow=False):
+        self.sock, self.buf, self.slow = sock, b"", slow
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(4096 if self.slow else 65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            if self.slow:
+                time.sleep(0.002)
+            self.buf += chunk
+
+    def event(self):
+        while b"\n" not in self.buf:
+            self._need(len(self.buf) + 1)
+        line, self.buf = self.buf.split(b"\n", 1)
+        h = json.loads(line)
+        data = dict(h.get("data") or {})
+        n, m = h.get("data_length") or 0, h.get("payload_length") or 0
+        self._need(n + m)
+        if n:
+            data.update(json.loads(self.buf[:n]))
+        payload = self.buf[n:n + m]
+        self.buf = self.buf[n + m:]
+        return h["type"], data, payload
+
+
+def reset(sock):  # an abrupt disconnect: RST, not FIN
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def wyoming(port, text, slow=False, abort=False):
+    """-> samples, or None if we hung up on purpose"""
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    r = Reader(s, slow)
+    send(s, "synthesize", {"text": text})
+    samples = 0
+    while True:
+        t, d, p = r.event()
+        if t == "audio-chunk":
+            samples += len(p) // 2
+            if abort:
+                reset(s)
+                return None
+        elif t == "audio-stop":
+            s.close()
+            return samples
+        elif t == "error":
+            raise AssertionError(d)
+
+
+def http(port, text, fmt, slow=False, abort=False):
+    """-> body bytes, or None if we hung up on purpose"""
+    data = json.dumps({"input": text, "response_format": fmt}).encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall((f"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode() + data)
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        c = s.recv(65536)
+        if not c:
+            raise AssertionError("closed before the headers")
+        raw += c
+    header, raw = raw.split(b"\r\n\r\n", 1)
+    status = int(header.split()[1])
+    if status != 200:
+        raise AssertionError(f"HTTP {status}: {raw[:200]}")
+    body = b""
+    while True:
+        while b"\r\n" in raw:
+            size_line, tail = raw.split(b"\r\n", 1)
+            n = int(size_line.split(b";")[0], 16)
+            if len(tail) < n + 2:
+                break
+            body += tail[:n]
+            raw = tail[n + 2:]
+            if n == 0:
+                s.close()
+                return len(body)
+            if abort:
+                reset(s)
+                return None
+        c = s.recv(4096 if slow else 65536)
+        if slow:
+            time.sleep(0.002)
+        if not c:
+            raise AssertionError("closed mid-body")
+        raw += c
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def speakers(hport):
+    m = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{hport}/metrics"], capture_output=True, text=True,
+                       timeout=30).stdout
+    return int(float(re.search(r"^sidewinder_speakers (\S+)", m, re.M).group(1)))
+
+
+def main():
+    args = [a for a in sys.argv[1:] if a != "--no-rss-check"]
+    check_rss = len(args) == len(sys.argv) - 1
+    binary = args[0]
+    clients = int(args[1]) if len(args) > 1 else 32
+    requests = int(args[2]) if len(args) > 2 else 20
+    daemon = subprocess.Popen([binary, "--port", "0", "--http-port", "0", "--max-connections", "256",
+                               "--max-streams", "128", "--http-threads", "20", "--engine-threads", "2",
+                               "--client-buffer", "262144", "--log-level", "info"],
+                              stderr=subprocess.PIPE, text=True)
+    ports, log = {}, []
+    for line in daemon.stderr:
+        m = re.search(r"event=listen uri=(tcp|http)://127\.0\.0\.1:(\d+)", line)
+        if m:
+            ports[m.group(1)] = int(m.group(2))
+        if len(ports) == 2:
+            break
+    threading.Thread(target=lambda: [log.append(x) for x in daemon.stderr], daemon=True).start()
+    wport, hport = ports["tcp"], ports["http"]
+
+    # Expected lengths, from one clean request each.
+    want = {}
+    for i, t in enumerate(TEXTS):
+        want[("wyoming", i)] = wyoming(wport, t)
+        want[("pcm", i)] = http(hport, t, "pcm")
+        want[("wav", i)] = http(hport, t, "wav")
+    assert want[("wav", 0)] == 44 + 2 * want[("wyoming", 0)], want
+
+    # One client that asks for a long text and never reads: dropped, alone.
+    hog = socket.create_connection(("127.0.0.1", wport))
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    send(hog, "synthesize", {"text": " ".join(TEXTS * 60)})
+
+    done = [0]
+    lock = threading.Lock()
+    failures, counts = [], {"completed": 0, "aborted": 0, "slow": 0}
+    rss = {"quarter": None}
+    total = clients * requests
+    t_start = time.perf_counter()
+
+    def client(i):
+        kind = ("pcm", "wav", "wyoming", "wyoming")[i % 4]
+        slow = i % 8 == 5
+        for j in range(requests):
+            k = (i + j) % len(TEXTS)
+            abort = (i * requests + j) % 9 == 4
+            try:
+                if kind == "wyoming":
+                    got = wyoming(wport, TEXTS[k], slow, abort)
+                else:
+                    got = http(hport, TEXTS[k], kind, slow, abort)
+                with lock:
+                    if got is None:
+                        counts["aborted"] += 1
+                    else:
+                        counts["completed"] += 1
+                        counts["slow"] += slow
+                        if got != want[(kind, k)]:
+                            failures.append((i, j, kind, got, want[(kind, k)]))
+            except Exception as e:  # noqa: BLE001 -- every failure is reported
+                with lock:
+                    failures.append((i, j, kind, repr(e)))
+            with lock:
+                done[0] += 1
+                if done[0] % (total // 8) == 0:
+                    rss.setdefault("trace", []).append(round(rss_kib(daemon.pid) / 1024, 1))
+                if done[0] == total // 4:
+                    rss["quarter"] = rss_kib(daemon.pid)
+                    rss["speakers"] = speakers(hport)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t_start
+    rss_end = rss_kib(daemon.pid)
+    speakers_end = speakers(hport)
+
+    # Still serving; the metrics saw it. The hog fills the kernel's socket
+    # buffers (megabytes on loopback) and then its own queue: wait for its drop.
+    assert wyoming(wport, TEXTS[0]) == want[("wyoming", 0)]
+    for _ in range(300):
+        metrics = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{hport}/metrics"], capture_output=True,
+                                 text=True, timeout=30).stdout
+        dropped_slow = sum(float(v) for v in re.findall(r'sidewinder_dropped_total\{protocol="wyoming",'
+                                                        r'reason="slow-client"\} (\S+)', metrics))
+        if dropped_slow:
+            break
+        time.sleep(0.1)
+    hog.close()
+    daemon.send_signal(signal.SIGTERM)
+    rc = daemon.wait(timeout=60)
+
+    print(f"{clients} clients x {requests} requests in {wall:.1f} s: {counts['completed']} completed "
+          f"({counts['slow']} by slow readers), {counts['aborted']} hung up on purpose, {len(failures)} failures; "
+          f"the never-reading client dropped: {dropped_slow:.0f}; RSS after a quarter {rss['quarter'] / 1024:.1f} MiB, "
+          f"at the end {rss_end / 1024:.1f} MiB; speakers (peak concurrency) {rss['speakers']} -> {speakers_end}; exit {rc}; RSS (MiB) every eighth: {rss['trace']}")
+    if dropped_slow < 1:
+        print("".join(x for x in log if "warn" in x or "error" in x)[-3000:])
+    assert not failures, failures[:10]
+    assert counts["completed"] + counts["aborted"] == total
+    assert counts["aborted"] > 0 and counts["slow"] > 0
+    assert dropped_slow >= 1, metrics
+    if check_rss:
+        assert rss_end - rss["quarter"] < 8 * 1024, (rss["quarter"], rss_end)  # flat: under 8 MiB of growth
+    else:
+        print("RSS not judged: sanitizer build (its quarantine keeps freed memory on purpose)")
+    assert rc == 0, rc
+
+
+if __name__ == "__main__":
+    main()
