@@ -17,7 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "sidewinder/audio_io/portaudio_device.h"
 #include "sidewinder/dsp/audio_file.h"
+#include "sidewinder/dsp/resampler.h"
 #include "sidewinder/speech/markup.h"
 #include "sidewinder/speech/speaker.h"
 #include "sidewinder/speech/voice_loader.h"
@@ -103,7 +105,44 @@ int run_speak(const SpeakCliOptions& o) {
   std::vector<speech::Timestamp> ts;
   double first_audio_ms = -1;
   std::size_t samples = 0;
-  if (o.out == "-") {
+  // --play: the device's own rate (JACK takes no other), through libsoxr, into the player's ring.
+  std::unique_ptr<audio_io::Player> player;
+  std::unique_ptr<dsp::Resampler> to_device;
+  std::vector<float> dev_buf;
+  if (o.play) {
+    const audio_io::DeviceChoice where{o.audio_api, o.audio_device};
+    audio_io::PortAudio pa;
+    const double dev_rate = audio_io::PortAudio::default_rate(where, false, true);
+    player = std::make_unique<audio_io::Player>(where, dev_rate, 256, std::size_t(dev_rate));
+    if (dev_rate != rate)
+      to_device = std::make_unique<dsp::Resampler>(rate, dev_rate, 1);
+    player->start();
+  }
+  auto play = [&](const float* x, std::size_t n) {
+    if (!player)
+      return;
+    if (!to_device)
+      return player->write_all(x, n);
+    dev_buf.resize(dsp::Resampler::output_frames_for(n, to_device->in_rate(), to_device->out_rate()) + 64);
+    std::size_t done = 0;
+    while (done < n) {
+      std::size_t used = 0;
+      const std::size_t got = to_device->process(x + done, n - done, &used, dev_buf.data(), dev_buf.size());
+      player->write_all(dev_buf.data(), got);
+      done += used;
+      if (!used && !got)
+        break;
+    }
+  };
+  if (o.out.empty()) {  // --play alone
+    auto sink = [&](const float* x, std::size_t n) {
+      if (first_audio_ms < 0)
+        first_audio_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
+      play(x, n);
+      return true;
+    };
+    samples = speak(speaker, text, so, sink, o.timestamps.empty() ? nullptr : &ts);
+  } else if (o.out == "-") {
     // Raw PCM on stdout as it is made: s16le (clipped) or f32le.
     std::vector<std::int16_t> s16;
     auto sink = [&](const float* x, std::size_t n) {
@@ -118,6 +157,7 @@ int run_speak(const SpeakCliOptions& o) {
           s16[i] = std::int16_t(std::lrint(std::clamp(x[i], -1.0f, 1.0f) * 32767.0f));
         wrote = std::fwrite(s16.data(), sizeof(std::int16_t), n, stdout);
       }
+      play(x, n);
       if (wrote != n || std::fflush(stdout) != 0)
         throw std::runtime_error(std::string("-: write to stdout failed: ") + std::strerror(errno));
       return true;
@@ -129,22 +169,40 @@ int run_speak(const SpeakCliOptions& o) {
       if (first_audio_ms < 0)
         first_audio_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
       writer.write(x, n);
+      play(x, n);
       return true;
     };
     samples = speak(speaker, text, so, sink, o.timestamps.empty() ? nullptr : &ts);
     writer.commit();
   }
+  if (player) {
+    if (to_device) {
+      dev_buf.resize(4096);
+      while (std::size_t got = to_device->flush(dev_buf.data(), dev_buf.size()))
+        player->write_all(dev_buf.data(), got);
+    }
+    player->drain();
+    player->stop();
+  }
   if (!o.timestamps.empty())
     write_timestamps(o.timestamps, ts, *voice);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   if (o.json) {
-    const nlohmann::json j = {{"voice", voice->name},
-                              {"sample_rate", rate},
-                              {"samples", samples},
-                              {"seconds", samples / rate},
-                              {"first_audio_ms", first_audio_ms},
-                              {"wall_seconds", wall},
-                              {"real_time_factor", samples ? wall / (samples / rate) : 0.0}};
+    nlohmann::json j = {{"voice", voice->name},
+                        {"sample_rate", rate},
+                        {"samples", samples},
+                        {"seconds", samples / rate},
+                        {"first_audio_ms", first_audio_ms},
+                        {"wall_seconds", wall},
+                        {"real_time_factor", samples ? wall / (samples / rate) : 0.0}};
+    if (player) {
+      const auto& c = player->counters();
+      j["play"] = {{"device", player->device_name()},
+                   {"frames", c.frames.load()},
+                   {"underruns", c.underruns.load()},
+                   {"silence_frames", c.silence_frames.load()},
+                   {"output_latency_ms", 1000 * player->output_latency_s()}};
+    }
     std::fprintf(o.out == "-" ? stderr : stdout, "%s\n", j.dump().c_str());
   }
   return kExitOk;

@@ -79,8 +79,26 @@ struct SpeakCliOptions {
   double rate = 1.0, pitch = 0.0, volume = 1.0;
   double f0 = 0.0;  // > 0: speak on this fundamental (Hz) instead of the voice's own intonation
   std::uint64_t seed = 0x5eed;
+  bool play = false;  // to the sound device (PortAudio), instead of or as well as -o
+  std::string audio_api, audio_device;
 };
 int run_speak(const SpeakCliOptions& o);
+
+struct LiveOptions {
+  std::string model;
+  std::string audio_api, audio_device;  // PortAudio host API ("jack", "alsa") and device (index or name)
+  double rate = 0;                      // 0: the device's
+  unsigned period = 256;                // frames per callback
+  std::size_t block = 256;              // frames per effect call
+  double duration = 0;                  // seconds; 0: until Ctrl-C
+  int measure_latency = 0;              // clicks to measure the round trip with
+  double input_gain_db = 0, output_gain_db = 0, mix = 1;
+  bool list_devices = false;
+  std::string midi;  // MIDI input port (index or part of the name): CC gain/mix, program change preset
+  bool list_midi = false;
+};
+int run_live(const LiveOptions& o);
+int list_audio_devices();
 int run_voice_bench(const std::string& path, int repeats, bool json);
 // $SIDEWINDER_VOICE, else the installed share/sidewinder/voices/, else the source tree's presets/voices/.
 std::string default_voice_path();

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "sidewinder/audio_io/portaudio_device.h"
 #include "sidewinder/dsp/audio_file.h"
 #include "sidewinder/speech/phonemizer.h"
 #include "sidewinder/ssm/safetensors.h"
@@ -69,10 +70,11 @@ int main(int argc, char** argv) {
   SpeakCliOptions so;
   auto* speak = app.add_subcommand("speak", "Text (or SSML) to speech with a Sidewinder voice");
   auto* stopt = speak->add_option("TEXT", so.text, "Text; read from stdin when absent");
-  speak
-      ->add_option("-o,--output", so.out,
-                   "Output: .wav .flac .ogg .aif .f32, or - for raw PCM on stdout while synthesising")
-      ->required();
+  auto* sout = speak->add_option("-o,--output", so.out,
+                                 "Output: .wav .flac .ogg .aif .f32, or - for raw PCM on stdout while synthesising");
+  speak->add_flag("--play", so.play, "Play on the sound device (PortAudio) as it is synthesised");
+  speak->add_option("--audio-api", so.audio_api, "PortAudio host API for --play: alsa, jack, ...");
+  speak->add_option("--audio-device", so.audio_device, "Device for --play: index or part of the name");
   speak->add_option("--voice", so.voice, "Voice file (default: $SIDEWINDER_VOICE or the bundled voice)");
   speak->add_option("--rate", so.rate, "Speaking rate, 0.25..4 (1 = the voice's)")->check(CLI::Range(0.25, 4.0));
   speak->add_option("--pitch", so.pitch, "Pitch shift in semitones, -24..24")->check(CLI::Range(-24.0, 24.0));
@@ -86,8 +88,28 @@ int main(int argc, char** argv) {
   speak->add_option("--seed", so.seed, "Seed of the synthesiser's noise");
   speak->add_flag("--json", so.json, "Print a JSON summary (time to first audio, real-time factor)");
 
+  LiveOptions lo;
+  auto* live = app.add_subcommand("live", "Run a model in real time on the sound device (PortAudio duplex)");
+  live->add_option("--model", lo.model, "Model file (.safetensors)");
+  live->add_option("--audio-api", lo.audio_api, "PortAudio host API: alsa, jack, ... (default: PortAudio's)");
+  live->add_option("--audio-device", lo.audio_device, "Device: index (--list-devices) or part of the name");
+  live->add_option("--rate", lo.rate, "Sample rate (default: the device's)")->check(CLI::Range(8000.0, 384000.0));
+  live->add_option("--period", lo.period, "Frames per device callback (default 256)")->check(CLI::Range(16u, 8192u));
+  live->add_option("--block", lo.block, "Frames per effect call (default 256)")
+      ->check(CLI::Range(std::size_t(16), std::size_t(8192)));
+  live->add_option("--duration", lo.duration, "Seconds to run (default: until Ctrl-C)")->check(CLI::Range(0.0, 1e7));
+  live->add_option("--measure-latency", lo.measure_latency,
+                   "Measure the round trip with N clicks (route the output back to the input)")
+      ->check(CLI::Range(0, 64));
+  live->add_option("--input-gain", lo.input_gain_db, "Input gain in dB")->check(CLI::Range(-60.0, 24.0));
+  live->add_option("--output-gain", lo.output_gain_db, "Output gain in dB")->check(CLI::Range(-60.0, 24.0));
+  live->add_option("--mix", lo.mix, "Dry/wet mix, 0..1")->check(CLI::Range(0.0, 1.0));
+  live->add_flag("--list-devices", lo.list_devices, "List the sound devices and exit");
+
   try {
     app.parse(argc, argv);
+    if (*speak && !so.play && sout->count() == 0)
+      throw CLI::RequiredError("speak: -o,--output (or --play)");
     po.has_text = topt->count() > 0;
     so.has_text = stopt->count() > 0;
   } catch (const CLI::ParseError& e) {
@@ -105,6 +127,8 @@ int main(int argc, char** argv) {
       return run_phonemize(po);
     if (*speak)
       return run_speak(so);
+    if (*live)
+      return run_live(lo);
   } catch (const sw::ssm::ModelLoadError& e) {
     std::fprintf(stderr, "sidewinder: %s\n", e.what());
     return kExitBadInput;
@@ -114,6 +138,9 @@ int main(int argc, char** argv) {
   } catch (const sw::speech::PhonemizerError& e) {
     std::fprintf(stderr, "sidewinder: %s\n", e.what());
     return kExitBadInput;
+  } catch (const sw::audio_io::AudioDeviceError& e) {
+    std::fprintf(stderr, "sidewinder: %s\n", e.what());
+    return kExitFailure;
   } catch (const InputError& e) {
     std::fprintf(stderr, "sidewinder: %s\n", e.what());
     return kExitBadInput;

@@ -47,7 +47,6 @@ class AudioDeviceError : public std::runtime_error {
 struct DeviceChoice {
   std::string host_api;
   std::string device;
-  std::string client_name = "sidewinder";  // JACK's client name
 };
 
 struct DeviceInfo {
@@ -58,7 +57,8 @@ struct DeviceInfo {
   bool default_input = false, default_output = false;
 };
 
-// PortAudio's set-up for as long as it lives (nested uses are counted).
+// PortAudio's set-up for as long as it lives (nested uses are counted). On
+// JACK the client is called "sidewinder" (ports sidewinder:in_1, out_1).
 class PortAudio {
  public:
   PortAudio();  // throws AudioDeviceError
@@ -66,6 +66,8 @@ class PortAudio {
   PortAudio(const PortAudio&) = delete;
   PortAudio& operator=(const PortAudio&) = delete;
   static std::vector<DeviceInfo> devices();
+  // The rate the chosen device runs at by default (JACK: the server's, the only one it takes).
+  static double default_rate(const DeviceChoice& where, bool input, bool output);
   static std::string version();
 };
 
@@ -75,6 +77,7 @@ struct StreamCounters {
   std::atomic<std::uint64_t> silence_frames{0};  // frames filled with silence for them
   std::atomic<std::uint64_t> overruns{0};        // (duplex) callbacks whose input did not fit its ring
   std::atomic<std::uint64_t> frames{0};          // frames the device took
+  std::atomic<std::uint64_t> lost_clicks{0};     // (duplex, measuring) clicks that did not come back in time
 };
 
 class Player {
@@ -99,6 +102,11 @@ class Player {
   const StreamCounters& counters() const noexcept { return counters_; }
   double output_latency_s() const noexcept { return latency_s_; }
   const std::string& device_name() const noexcept { return device_; }
+
+  // What the PortAudio callback does (public for the allocation test): the
+  // ring into `out`, silence for what is missing (counted). noexcept, no
+  // allocation, no lock.
+  SW_REALTIME void render(float* out, std::size_t frames) noexcept;
 
  private:
   static int callback(const void* in, void* out, unsigned long frames, const PaStreamCallbackTimeInfo*,
@@ -142,6 +150,11 @@ class Duplex {
   double output_latency_s() const noexcept { return out_latency_s_; }
   const std::string& device_name() const noexcept { return device_; }
 
+  // What the PortAudio callback does (public for the allocation test):
+  // input into its ring, output from its ring (silence for what is missing,
+  // counted), the processing thread woken. noexcept, no allocation, no lock.
+  SW_REALTIME void exchange(const float* in, float* out, std::size_t frames) noexcept;
+
  private:
   static int callback(const void* in, void* out, unsigned long frames, const PaStreamCallbackTimeInfo*,
                       unsigned long flags, void* self) noexcept;
@@ -161,6 +174,7 @@ class Duplex {
   std::size_t interval_ = 24000;
   std::int64_t clock_ = 0, click_at_ = -1;
   static constexpr std::size_t kMaxResults = 64;
+  static constexpr std::int64_t kClickFrames = 48;
   std::atomic<std::int64_t> results_[kMaxResults];
   std::atomic<std::size_t> n_results_{0};
   double in_latency_s_ = 0, out_latency_s_ = 0;
