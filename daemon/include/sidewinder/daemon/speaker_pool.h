@@ -33,7 +33,7 @@ class SpeakerPool : public std::enable_shared_from_this<SpeakerPool> {
   // Throws what Speaker's constructor throws (PhonemizerError).
   Lease acquire(const std::shared_ptr<const speech::VoiceModel>& voice);
 
-  std::size_t idle() const;  // Speakers waiting in the pool (all voices)
+  std::size_t idle() const;                                // Speakers waiting in the pool (all voices)
   std::size_t created() const { return created_.load(); }  // Speakers made so far (the peak in use)
 
  private:
