@@ -15,9 +15,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <filesystem>
 #include "commands.h"
+
+#include "sidewinder/audio_io/midi_input.h"
 #include "sidewinder/audio_io/portaudio_device.h"
 #include "sidewinder/fx/effect.h"
+#include "sidewinder/fx/midi_controls.h"
 #include "sidewinder/ssm/model_loader.h"
 
 namespace sw::cli {
@@ -42,6 +46,14 @@ int list_audio_devices() {
 int run_live(const LiveOptions& o) {
   if (o.list_devices)
     return list_audio_devices();
+  if (o.list_midi) {
+    const auto ports = audio_io::MidiInput::ports(o.midi_api);
+    for (std::size_t i = 0; i < ports.size(); ++i)
+      std::printf("%3zu  %s\n", i, ports[i].c_str());
+    if (ports.empty())
+      std::printf("(no MIDI input ports; --midi virtual makes one: sidewinder:midi_in)\n");
+    return kExitOk;
+  }
   if (o.model.empty())
     throw InputError("live: --model FILE is needed");
   const auto model = ssm::load_model(o.model);
@@ -61,6 +73,21 @@ int run_live(const LiveOptions& o) {
   });
   if (o.measure_latency > 0)
     duplex.measure_latency(true, std::size_t(rate / 4));  // a click every 250 ms
+  // MIDI: CC -> gains and mix, program change -> the p-th preset beside the model (sorted by name).
+  std::unique_ptr<audio_io::MidiInput> midi;
+  std::vector<std::string> presets;
+  if (!o.midi.empty()) {
+    midi = std::make_unique<audio_io::MidiInput>(o.midi_api, o.midi);
+    namespace fs = std::filesystem;
+    for (const auto& e : fs::directory_iterator(
+             fs::path(o.model).parent_path().empty() ? fs::path(".") : fs::path(o.model).parent_path()))
+      if (e.path().extension() == ".safetensors")
+        presets.push_back(e.path().string());
+    std::sort(presets.begin(), presets.end());
+    std::fprintf(stderr, "live: MIDI from %s; programs 0-%zu are the presets beside the model\n",
+                 midi->port_name().c_str(), presets.empty() ? 0 : presets.size() - 1);
+  }
+  std::uint64_t midi_messages = 0, programs = 0;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   duplex.start();
@@ -69,6 +96,19 @@ int run_live(const LiveOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   while (!g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (audio_io::MidiMessage m; midi && midi->poll(m);) {
+      ++midi_messages;
+      const int p = fx::apply_midi(m.status, m.data1, m.data2, effect.parameters());
+      if (p >= 0 && std::size_t(p) < presets.size()) {
+        try {  // loaded here, handed to the audio side by pointer swap, the old one freed here
+          effect.publish(std::make_unique<fx::ModelInstance>(ssm::load_model(presets[p]), spec));
+          ++programs;
+          std::fprintf(stderr, "live: program %d: %s\n", p, presets[p].c_str());
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "live: program %d: %s\n", p, e.what());
+        }
+      }
+    }
     effect.collect_garbage();
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (o.duration > 0 && t >= o.duration)
@@ -91,7 +131,9 @@ int run_live(const LiveOptions& o) {
                       {"lost_clicks", c.lost_clicks.load()},
                       {"reported_input_latency_ms", 1000 * duplex.input_latency_s()},
                       {"reported_output_latency_ms", 1000 * duplex.output_latency_s()},
-                      {"pipeline_latency_frames", o.block}};
+                      {"pipeline_latency_frames", o.block},
+                      {"midi_messages", midi_messages},
+                      {"program_changes", programs}};
   if (o.measure_latency > 0) {
     j["round_trip_frames"] = lat;
     if (!lat.empty()) {

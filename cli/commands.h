@@ -94,7 +94,8 @@ struct LiveOptions {
   int measure_latency = 0;              // clicks to measure the round trip with
   double input_gain_db = 0, output_gain_db = 0, mix = 1;
   bool list_devices = false;
-  std::string midi;  // MIDI input port (index or part of the name): CC gain/mix, program change preset
+  std::string midi;      // MIDI input port (index, part of the name, or "virtual")
+  std::string midi_api;  // "", "alsa", "jack"
   bool list_midi = false;
 };
 int run_live(const LiveOptions& o);

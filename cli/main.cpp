@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "sidewinder/audio_io/midi_input.h"
 #include "sidewinder/audio_io/portaudio_device.h"
 #include "sidewinder/dsp/audio_file.h"
 #include "sidewinder/speech/phonemizer.h"
@@ -105,6 +106,12 @@ int main(int argc, char** argv) {
   live->add_option("--output-gain", lo.output_gain_db, "Output gain in dB")->check(CLI::Range(-60.0, 24.0));
   live->add_option("--mix", lo.mix, "Dry/wet mix, 0..1")->check(CLI::Range(0.0, 1.0));
   live->add_flag("--list-devices", lo.list_devices, "List the sound devices and exit");
+  live->add_option("--midi", lo.midi,
+                   "MIDI input: port index, part of its name, or 'virtual' (CC7 out gain, CC20 in gain, CC21 mix, "
+                   "program change: preset)");
+  live->add_option("--midi-api", lo.midi_api, "MIDI API: alsa or jack (default: RtMidi's choice)")
+      ->check(CLI::IsMember({"", "alsa", "jack"}));
+  live->add_flag("--list-midi", lo.list_midi, "List the MIDI input ports and exit");
 
   try {
     app.parse(argc, argv);
@@ -138,6 +145,9 @@ int main(int argc, char** argv) {
   } catch (const sw::speech::PhonemizerError& e) {
     std::fprintf(stderr, "sidewinder: %s\n", e.what());
     return kExitBadInput;
+  } catch (const sw::audio_io::MidiError& e) {
+    std::fprintf(stderr, "sidewinder: %s\n", e.what());
+    return kExitFailure;
   } catch (const sw::audio_io::AudioDeviceError& e) {
     std::fprintf(stderr, "sidewinder: %s\n", e.what());
     return kExitFailure;
