@@ -32,7 +32,13 @@ std::string lower(std::string s) {
 MidiInput::MidiInput(const std::string& api, const std::string& port) {
   try {
     in_ = std::make_unique<RtMidiIn>(api_of(api), "sidewinder");
-    in_->setErrorCallback([](RtMidiError::Type, const std::string&, void*) {});  // failures are thrown below
+    // RtMidi reports some failures (no JACK server) through this, not by throwing: kept, thrown below.
+    in_->setErrorCallback(
+        [](RtMidiError::Type type, const std::string& text, void* self) {
+          if (type != RtMidiError::WARNING && type != RtMidiError::DEBUG_WARNING)
+            static_cast<MidiInput*>(self)->error_ = text;
+        },
+        this);
   } catch (const RtMidiError& e) {
     throw MidiError("midi: cannot start " + (api.empty() ? std::string("MIDI") : api) + ": " + e.getMessage());
   }
@@ -59,9 +65,8 @@ MidiInput::MidiInput(const std::string& api, const std::string& port) {
   } catch (const RtMidiError& e) {
     throw MidiError("midi: cannot open port '" + port + "': " + e.getMessage());
   }
-  if (!in_->isPortOpen())  // RtMidi reports some failures (no JACK server) only as warnings
-    throw MidiError("midi: cannot open port '" + port + "' (" + (api.empty() ? std::string("MIDI") : api) +
-                    " not running?)");
+  if (!error_.empty())
+    throw MidiError("midi: cannot open port '" + port + "': " + error_);
   in_->ignoreTypes(true, true, true);  // sysex, timing, active sensing
   in_->setCallback(&MidiInput::on_message, this);
 }

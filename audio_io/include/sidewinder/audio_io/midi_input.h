@@ -54,6 +54,7 @@ class MidiInput {
   dsp::SpscRing<MidiMessage> queue_{256};
   std::uint64_t dropped_ = 0;  // written by RtMidi's thread only
   std::string name_;
+  std::string error_;  // set by RtMidi's error callback during set-up
 };
 
 }  // namespace sw::audio_io
