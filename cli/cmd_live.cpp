@@ -51,7 +51,7 @@ int run_live(const LiveOptions& o) {
     for (std::size_t i = 0; i < ports.size(); ++i)
       std::printf("%3zu  %s\n", i, ports[i].c_str());
     if (ports.empty())
-      std::printf("(no MIDI input ports; --midi virtual makes one: sidewinder:midi_in)\n");
+      std::printf("(no MIDI input ports; --midi virtual makes one: sidewinder-midi:midi_in)\n");
     return kExitOk;
   }
   if (o.model.empty())

@@ -43,7 +43,7 @@ TEST_CASE("midi on jack: what another client sends to our port comes out of poll
   RtMidiOut out(RtMidi::UNIX_JACK, "sidewinder-test-sender");
   int port = -1;
   for (unsigned i = 0; i < out.getPortCount(); ++i)
-    if (out.getPortName(i).find("sidewinder:midi_in") != std::string::npos)
+    if (out.getPortName(i).find("sidewinder-midi:midi_in") != std::string::npos)
       port = int(i);
   REQUIRE(port >= 0);
   out.openPort(unsigned(port));

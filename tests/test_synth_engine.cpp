@@ -174,3 +174,72 @@ TEST_CASE("engine: the writer's side (read, done) does not allocate", "[engine][
   CHECK(total == direct(kTexts[1]).size());
   CHECK(allocs == 0);
 }
+
+namespace {
+struct F0Log : speech::FrameObserver {
+  std::vector<float> f0;
+  void on_frame(std::size_t, const float*, float hz, float) noexcept override { f0.push_back(hz); }
+};
+}  // namespace
+
+TEST_CASE("engine: the live controls: a held note's pitch on every frame, the volume on every sample",
+          "[engine][daemon][midi]") {
+  daemon::VoiceControls controls;
+  daemon::EngineConfig cfg;
+  cfg.controls = &controls;
+  daemon::SynthEngine engine(cfg);
+  auto pool = daemon::SpeakerPool::create();
+  const std::string text = kTexts[1];
+  const auto plain = direct(text);
+  daemon::MidiVoiceChart chart;
+  chart.apply(0x90, 57, 100, controls, 1);  // A3 held: 220 Hz
+  chart.apply(0xB0, 7, 50, controls, 1);    // volume 0.5
+  F0Log log;
+  auto lease = pool->acquire(tiny_voice());
+  lease->stream().set_observer(&log);
+  Reader r;
+  auto s = engine.submit(lease, lease->begin(text, speech::SpeakOptions{}), r.on_ready());
+  const auto sung = r.drain(*s);
+  lease->stream().set_observer(nullptr);
+  lease.reset();
+  REQUIRE(!log.f0.empty());
+  CHECK(std::all_of(log.f0.begin(), log.f0.end(), [](float f) { return std::abs(f - 220.0f) < 1e-3f; }));
+  REQUIRE(sung.size() == plain.size());  // the pitch changes, not the timing
+  double e_sung = 0, e_plain = 0;
+  for (std::size_t i = 0; i < sung.size(); ++i)
+    e_sung += double(sung[i]) * sung[i], e_plain += double(plain[i]) * plain[i];
+  CHECK(sung != plain);
+  CHECK(e_sung > 0);
+  // Released: the voice's own intonation, at the volume still set.
+  chart.apply(0x80, 57, 0, controls, 1);
+  CHECK(controls.f0_hz.load() == 0.0f);
+  controls.volume.store(1.0f);
+  auto lease2 = pool->acquire(tiny_voice());
+  Reader r2;
+  auto s2 = engine.submit(lease2, lease2->begin(text, speech::SpeakOptions{}), r2.on_ready());
+  lease2.reset();
+  CHECK(r2.drain(*s2) == plain);
+}
+
+TEST_CASE("midi voice chart: held notes stack, CC 7 volume, CC 20 rate, program change voice", "[daemon][midi]") {
+  daemon::VoiceControls c;
+  daemon::MidiVoiceChart chart;
+  chart.apply(0x90, 69, 100, c, 2);
+  CHECK(c.f0_hz.load() == Approx(440.0));
+  chart.apply(0x91, 81, 100, c, 2);  // any channel: A5 on top
+  CHECK(c.f0_hz.load() == Approx(880.0));
+  chart.apply(0x81, 81, 0, c, 2);  // released: back to A4
+  CHECK(c.f0_hz.load() == Approx(440.0));
+  chart.apply(0x90, 69, 0, c, 2);  // note on with velocity 0 is a note off
+  CHECK(c.f0_hz.load() == 0.0f);
+  chart.apply(0xB0, 7, 127, c, 2);
+  CHECK(c.volume.load() == Approx(1.27));
+  chart.apply(0xB0, 20, 0, c, 2);
+  CHECK(c.rate.load() == Approx(0.5));
+  chart.apply(0xB0, 20, 64, c, 2);
+  CHECK(c.rate.load() == Approx(1.0));
+  chart.apply(0xC0, 1, 0, c, 2);
+  CHECK(c.voice.load() == 1);
+  chart.apply(0xC0, 5, 0, c, 2);  // no such voice: unchanged
+  CHECK(c.voice.load() == 1);
+}

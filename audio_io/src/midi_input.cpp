@@ -31,7 +31,7 @@ std::string lower(std::string s) {
 
 MidiInput::MidiInput(const std::string& api, const std::string& port) {
   try {
-    in_ = std::make_unique<RtMidiIn>(api_of(api), "sidewinder");
+    in_ = std::make_unique<RtMidiIn>(api_of(api), "sidewinder-midi");
     // RtMidi reports some failures (no JACK server) through this, not by throwing: kept, thrown below.
     in_->setErrorCallback(
         [](RtMidiError::Type type, const std::string& text, void* self) {
@@ -45,7 +45,7 @@ MidiInput::MidiInput(const std::string& api, const std::string& port) {
   try {
     if (port == "virtual") {
       in_->openVirtualPort("midi_in");
-      name_ = "sidewinder:midi_in";
+      name_ = "sidewinder-midi:midi_in";
     } else {
       const unsigned n = in_->getPortCount();
       char* end = nullptr;

@@ -178,7 +178,7 @@ void HttpServer::Impl::speech(const httplib::Request& req, httplib::Response& re
     return bad(400, "\"speed\" must be 0.25 to 4.0", "speed", "bad-request");
   if (!str("voice", voice_name, false))
     return bad(400, "\"voice\" must be a string", "voice", "bad-request");
-  std::shared_ptr<const speech::VoiceModel> voice = voices.voices.empty() ? nullptr : voices.voices.front();
+  std::shared_ptr<const speech::VoiceModel> voice = voices.default_voice();
   if (!voice_name.empty()) {
     if (const auto* v = voices.find(voice_name))
       voice = voices.shared(v);
@@ -192,9 +192,11 @@ void HttpServer::Impl::speech(const httplib::Request& req, httplib::Response& re
   auto job = std::make_shared<Job>();
   try {
     speech::SpeakOptions o;
-    o.rate = speed;
+    o.rate = std::clamp(speed * voices.rate(), 0.25, 4.0);
     auto lease = speakers->acquire(voice);
     auto sp = lease->begin(input, o);
+    if (voices.also_play)
+      voices.also_play(input, voice, o);
     job->encoder = std::make_unique<StreamEncoder>(
         *format, voice->sample_rate(),
         [j = job.get()](const char* p, std::size_t n) { return j->sink && j->sink->write(p, n); });
@@ -329,7 +331,7 @@ HttpServer::HttpServer(const wyoming::VoiceSet& voices, SynthEngine& engine, Htt
                     {"license", v->license},
                     {"credits", v->credits}});
     res.set_content(json{{"voices", vs},
-                         {"default", impl_->voices.voices.empty() ? "" : impl_->voices.voices[0]->name},
+                         {"default", impl_->voices.voices.empty() ? "" : impl_->voices.default_voice()->name},
                          {"aliases", kOpenAiVoices}}
                             .dump() +
                         "\n",
@@ -354,6 +356,9 @@ HttpServer::HttpServer(const wyoming::VoiceSet& voices, SynthEngine& engine, Htt
         {"sidewinder_engine_rounds_total", double(impl_->engine.rounds())},
         {"sidewinder_http_responses_in_flight", double(impl_->in_flight.load())},
         {"sidewinder_speakers", double(impl_->speakers->created())}};
+    if (impl_->cfg.extra_gauges)
+      for (auto& g2 : impl_->cfg.extra_gauges())
+        g.push_back(std::move(g2));
     const std::string text = impl_->metrics ? impl_->metrics->prometheus(g) : Metrics().prometheus(g);
     res.set_content(text, "text/plain; version=0.0.4");
   });

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -18,7 +19,9 @@
 
 #include <fstream>
 
+#include "sidewinder/audio_io/midi_input.h"
 #include "sidewinder/daemon/http_server.h"
+#include "sidewinder/daemon/local_playback.h"
 #include "sidewinder/daemon/wyoming_server.h"
 #include "sidewinder/speech/voice_loader.h"
 
@@ -59,7 +62,8 @@ int main(int argc, char** argv) {
   sw::daemon::HttpConfig http;
   http.version = SIDEWINDER_VERSION;
   std::string log_level = "info", token_file;
-  bool listen_any = false, no_http = false, no_wyoming = false;
+  bool listen_any = false, no_http = false, no_wyoming = false, play = false, list_midi = false;
+  std::string audio_api, audio_device, midi_port, midi_api;
   app.add_option("--voice", voice_files,
                  "Voice file(s) to serve; the first is the default (default: the shipped voices)");
   app.add_option("--host", cfg.host, "Address to listen on (default 127.0.0.1: this machine only)");
@@ -94,6 +98,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t(1), std::size_t(256)));
   app.add_option("--samples-per-chunk", cfg.session.samples_per_chunk, "Samples per audio-chunk (default 1024)")
       ->check(CLI::Range(std::size_t(64), std::size_t(65536)));
+  app.add_flag("--play", play, "Also say everything aloud on this machine's sound device (PortAudio)");
+  app.add_option("--audio-api", audio_api, "PortAudio host API for --play: alsa, jack, ...");
+  app.add_option("--audio-device", audio_device, "Device for --play: index or part of the name");
+  app.add_option("--midi", midi_port,
+                 "MIDI input (port index, part of its name, or 'virtual'): notes set the pitch, CC7 volume, "
+                 "CC20 rate, program change the voice");
+  app.add_option("--midi-api", midi_api, "MIDI API: alsa or jack")->check(CLI::IsMember({"", "alsa", "jack"}));
+  app.add_flag("--list-midi", list_midi, "List the MIDI input ports and exit");
   app.add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
@@ -108,6 +120,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "sidewinderd: --token-file %s: cannot read a token from it\n", token_file.c_str());
       return 1;
     }
+  }
+  if (list_midi) {
+    try {
+      const auto ports = sw::audio_io::MidiInput::ports(midi_api);
+      for (std::size_t i = 0; i < ports.size(); ++i)
+        std::printf("%3zu  %s\n", i, ports[i].c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sidewinderd: %s\n", e.what());
+      return 1;
+    }
+    return 0;
   }
   if (no_http && no_wyoming) {
     std::fprintf(stderr, "sidewinderd: --no-http and --no-wyoming: nothing to serve\n");
@@ -163,13 +186,57 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   try {
+    sw::daemon::VoiceControls controls;  // MIDI's
+    ecfg.controls = &controls;
+    voices.controls = &controls;
     sw::daemon::SynthEngine engine(ecfg);
     sw::daemon::Metrics metrics;
     auto speakers = sw::daemon::SpeakerPool::create();
+    std::unique_ptr<sw::daemon::LocalPlayback> local;
+    if (play) {
+      local = std::make_unique<sw::daemon::LocalPlayback>(engine, speakers,
+                                                          sw::audio_io::DeviceChoice{audio_api, audio_device});
+      log("info", "event=play device=\"" + local->device_name() + "\"");
+      voices.also_play = [&local](const std::string& t, std::shared_ptr<const sw::speech::VoiceModel> v,
+                                  const sw::speech::SpeakOptions& o) { local->say(t, std::move(v), o); };
+    }
+    std::unique_ptr<sw::audio_io::MidiInput> midi;
+    std::atomic<bool> midi_stop{false};
+    std::thread midi_thread;
+    if (!midi_port.empty()) {
+      midi = std::make_unique<sw::audio_io::MidiInput>(midi_api, midi_port);
+      log("info", "event=midi port=\"" + midi->port_name() + "\"");
+      midi_thread = std::thread([&] {  // MIDI's queue -> the live controls
+        sw::daemon::MidiVoiceChart chart;
+        while (!midi_stop.load()) {
+          for (sw::audio_io::MidiMessage m; midi->poll(m);)
+            chart.apply(m.status, m.data1, m.data2, controls, voices.voices.size());
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+      });
+    }
+    struct JoinMidi {
+      std::atomic<bool>& stop;
+      std::thread& t;
+      ~JoinMidi() {
+        stop = true;
+        if (t.joinable())
+          t.join();
+      }
+    } join_midi{midi_stop, midi_thread};
     std::unique_ptr<sw::wyoming::Server> wyoming;
     std::unique_ptr<sw::daemon::HttpServer> web;
     if (!no_wyoming)
       wyoming = std::make_unique<sw::wyoming::Server>(voices, engine, cfg, log, &metrics, speakers);
+    if (local)
+      http.extra_gauges = [&local] {
+        const auto& c = local->counters();
+        return std::vector<std::pair<std::string, double>>{
+            {"sidewinder_play_spoken_total", double(local->spoken())},
+            {"sidewinder_play_dropped_total", double(local->dropped())},
+            {"sidewinder_play_frames_total", double(c.frames.load())},
+            {"sidewinder_play_underruns_total", double(c.underruns.load())}};
+      };
     if (!no_http)
       web = std::make_unique<sw::daemon::HttpServer>(voices, engine, http, log, &metrics, speakers);
     if (web && http.token.empty() && http.host != "127.0.0.1" && http.host != "::1")

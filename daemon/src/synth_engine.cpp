@@ -128,6 +128,11 @@ void SynthEngine::run(Worker& w) {
       const auto t0 = SynthStream::Clock::now();
       std::size_t got = 0;
       bool end = false;
+      float volume = 1.0f;
+      if (cfg_.controls) {  // live: a held MIDI note's pitch (0: the voice's own), the volume
+        s.speaker_->stream().set_f0_hz(cfg_.controls->f0_hz.load(std::memory_order_relaxed));
+        volume = cfg_.controls->volume.load(std::memory_order_relaxed);
+      }
       try {
         while (got < block.size()) {
           const std::size_t k = s.speech_.pull(block.data() + got, block.size() - got);
@@ -141,6 +146,9 @@ void SynthEngine::run(Worker& w) {
         s.failure_ = std::string("synthesis failed: ") + e.what();
         end = true;
       }
+      if (volume != 1.0f)
+        for (std::size_t i = 0; i < got; ++i)
+          block[i] *= volume;
       s.ring_.write(block.data(), got);  // fits: room checked above
       const std::chrono::duration<double> dt = SynthStream::Clock::now() - t0;
       s.compute_s_.store(s.compute_s_.load(std::memory_order_relaxed) + dt.count(), std::memory_order_release);

@@ -16,6 +16,13 @@ const speech::VoiceModel* VoiceSet::find(const std::string& name) const {
   return nullptr;
 }
 
+std::shared_ptr<const speech::VoiceModel> VoiceSet::default_voice() const {
+  if (voices.empty())
+    return nullptr;
+  const int i = controls ? controls->voice.load() : -1;
+  return i >= 0 && std::size_t(i) < voices.size() ? voices[std::size_t(i)] : voices.front();
+}
+
 std::shared_ptr<const speech::VoiceModel> VoiceSet::shared(const speech::VoiceModel* v) const {
   for (const auto& p : voices)
     if (p.get() == v)
@@ -118,7 +125,7 @@ const speech::VoiceModel* Session::choose_voice(const nlohmann::json& data, std:
   }
   const auto it = data.find("voice");
   if (it == data.end() || it->is_null())
-    return voices_.voices.front().get();
+    return voices_.default_voice().get();
   if (!it->is_object()) {
     why = "\"voice\" is not an object";
     return nullptr;
@@ -145,7 +152,7 @@ const speech::VoiceModel* Session::choose_voice(const nlohmann::json& data, std:
     why = "no voice for language '" + l->get<std::string>() + "'";
     return nullptr;
   }
-  return voices_.voices.front().get();
+  return voices_.default_voice().get();
 }
 
 Step Session::error(const std::string& text, const std::string& code) {
@@ -158,10 +165,13 @@ Step Session::error(const std::string& text, const std::string& code) {
 Step Session::speak(const std::string& text, const speech::VoiceModel& voice, bool ssml) {
   speech::SpeakOptions o;
   o.ssml = ssml;
+  o.rate = std::clamp(voices_.rate(), 0.25, 4.0);
   Step s;
   s.rate = voice.sample_rate();
   s.speaker = speakers_->acquire(voices_.shared(&voice));
   s.speech.emplace(s.speaker->begin(text, o));  // MarkupError here, before any audio
+  if (voices_.also_play)
+    voices_.also_play(text, voices_.shared(&voice), o);
   return s;
 }
 

@@ -35,7 +35,7 @@ class MidiInput {
  public:
   // api: "" (RtMidi's choice), "alsa", "jack". port: an index or a part of
   // a port's name (connects to it), or "virtual" (a port of our own,
-  // "sidewinder:midi_in", for others to connect to).
+  // "sidewinder-midi:midi_in" on JACK, for others to connect to).
   MidiInput(const std::string& api, const std::string& port);
   ~MidiInput();
   MidiInput(const MidiInput&) = delete;

@@ -20,8 +20,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sidewinder/daemon/metrics.h"
 #include "sidewinder/daemon/synth_engine.h"
@@ -39,6 +42,8 @@ struct HttpConfig {
   double idle_timeout_s = 30.0;   // keep-alive: a quiet connection is closed
   double max_request_s = 600.0;   // one response's whole body
   std::string version;
+  // More gauges for /metrics (name, value), read at each scrape (e.g. --play's counters).
+  std::function<std::vector<std::pair<std::string, double>>()> extra_gauges;
 };
 
 class HttpServer {

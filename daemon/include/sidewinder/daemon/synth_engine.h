@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "sidewinder/daemon/speaker_pool.h"
+#include "sidewinder/daemon/voice_controls.h"
 #include "sidewinder/dsp/spsc_ring.h"
 #include "sidewinder/realtime.h"
 #include "sidewinder/speech/speaker.h"
@@ -49,10 +50,11 @@
 namespace sw::daemon {
 
 struct EngineConfig {
-  std::size_t threads = 1;           // engine threads; streams are spread over them
-  std::size_t block_samples = 1024;  // samples a stream advances per round (64 ms at 16 kHz)
-  std::size_t ring_samples = 16384;  // per stream: what the engine may run ahead of its writer (>= 2 blocks)
-  std::size_t max_streams = 64;      // concurrent streams; submit() refuses more
+  std::size_t threads = 1;                  // engine threads; streams are spread over them
+  std::size_t block_samples = 1024;         // samples a stream advances per round (64 ms at 16 kHz)
+  std::size_t ring_samples = 16384;         // per stream: what the engine may run ahead of its writer (>= 2 blocks)
+  std::size_t max_streams = 64;             // concurrent streams; submit() refuses more
+  const VoiceControls* controls = nullptr;  // live pitch and volume for every stream (MIDI); outlives the engine
 };
 
 class EngineBusy : public std::runtime_error {

@@ -29,15 +29,23 @@
 #include <vector>
 
 #include "sidewinder/daemon/speaker_pool.h"
+#include "sidewinder/daemon/voice_controls.h"
 #include "sidewinder/daemon/wyoming.h"
 #include "sidewinder/speech/speaker.h"
 #include "sidewinder/speech/voice_model.h"
 
 namespace sw::wyoming {
 
-// The voices a daemon serves; the first is the default.
+// The voices a daemon serves; the first is the default (unless the live
+// controls pick another).
 struct VoiceSet {
   std::vector<std::shared_ptr<const speech::VoiceModel>> voices;
+  const daemon::VoiceControls* controls = nullptr;  // live default voice and rate (MIDI)
+  // sidewinderd --play: every text spoken is also said aloud here (any thread; must not block).
+  std::function<void(const std::string&, std::shared_ptr<const speech::VoiceModel>, const speech::SpeakOptions&)>
+      also_play;
+  std::shared_ptr<const speech::VoiceModel> default_voice() const;
+  double rate() const { return controls ? double(controls->rate.load()) : 1.0; }
   const speech::VoiceModel* find(const std::string& name) const;
   std::shared_ptr<const speech::VoiceModel> shared(const speech::VoiceModel* v) const;
 };
