@@ -17,7 +17,6 @@ usage: audio_jack_e2e.py SIDEWINDER_TESTS SIDEWINDER MODEL SIDEWINDERD
 import json
 import re
 import signal
-import threading
 import os
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon_load import wyoming  # noqa: E402 -- the Wyoming client of the load test
+from daemon_wyoming_e2e import start  # noqa: E402
 
 
 def main():
@@ -82,16 +82,10 @@ def main():
               f"({rt[0]} frames at {j['sample_rate']:.0f} Hz, period {j['period']}, block {j['block']}), "
               f"{j['callbacks']} callbacks, {j['underruns']} underruns")
 
-        d = subprocess.Popen([daemon_bin, "--port", "0", "--http-port", "0", "--play", "--audio-api", "jack",
-                              "--midi", "virtual", "--midi-api", "jack"], env=env, stderr=subprocess.PIPE, text=True)
-        ports = {}
-        for line in d.stderr:
-            m = re.search(r"event=listen uri=(tcp|http)://127\.0\.0\.1:(\d+)", line)
-            if m:
-                ports[m.group(1)] = int(m.group(2))
-            if len(ports) == 2:
-                break
-        threading.Thread(target=lambda: [None for _ in d.stderr], daemon=True).start()
+        os.environ.update(env)  # the daemon started below talks to this JACK server too
+        d, wport, hport = start(["--port", "0", "--http-port", "0", "--play", "--audio-api", "jack",
+                                 "--midi", "virtual", "--midi-api", "jack"], daemon_bin)
+        ports = {"tcp": wport, "http": hport}
         lsp = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout
         assert "sidewinder-midi:midi_in" in lsp, lsp
         samples = wyoming(ports["tcp"], "Spoken here and there.")

@@ -15,6 +15,7 @@ usage: daemon_load.py SIDEWINDERD [CLIENTS REQUESTS] [--no-rss-check]
 in quarantine on purpose; the figures are still printed)
 """
 import json
+import os
 import re
 import signal
 import socket
@@ -24,43 +25,12 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon_wyoming_e2e import Reader, send, start  # noqa: E402 -- the protocol client, written once
+
 TEXTS = ["Please enter your number, then press the pound key.",
          "The meeting has been moved to Thursday at ten.",
          "Turn left at the next light, then continue for two miles."]
-
-
-def send(sock, type_, data=None):
-    body = json.dumps(data or {}).encode()
-    header = {"type": type_, "version": "1.9.0", "data_length": len(body)}
-    sock.sendall(json.dumps(header).encode() + b"\n" + body)
-
-
-class Reader:
-    def __init__(self, sock, slow=False):
-        self.sock, self.buf, self.slow = sock, b"", slow
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            chunk = self.sock.recv(4096 if self.slow else 65536)
-            if not chunk:
-                raise EOFError("connection closed")
-            if self.slow:
-                time.sleep(0.002)
-            self.buf += chunk
-
-    def event(self):
-        while b"\n" not in self.buf:
-            self._need(len(self.buf) + 1)
-        line, self.buf = self.buf.split(b"\n", 1)
-        h = json.loads(line)
-        data = dict(h.get("data") or {})
-        n, m = h.get("data_length") or 0, h.get("payload_length") or 0
-        self._need(n + m)
-        if n:
-            data.update(json.loads(self.buf[:n]))
-        payload = self.buf[n:n + m]
-        self.buf = self.buf[n + m:]
-        return h["type"], data, payload
 
 
 def reset(sock):  # an abrupt disconnect: RST, not FIN
@@ -144,19 +114,9 @@ def main():
     binary = args[0]
     clients = int(args[1]) if len(args) > 1 else 32
     requests = int(args[2]) if len(args) > 2 else 20
-    daemon = subprocess.Popen([binary, "--port", "0", "--http-port", "0", "--max-connections", "256",
-                               "--max-streams", "128", "--http-threads", "20", "--engine-threads", "2",
-                               "--client-buffer", "262144", "--log-level", "info"],
-                              stderr=subprocess.PIPE, text=True)
-    ports, log = {}, []
-    for line in daemon.stderr:
-        m = re.search(r"event=listen uri=(tcp|http)://127\.0\.0\.1:(\d+)", line)
-        if m:
-            ports[m.group(1)] = int(m.group(2))
-        if len(ports) == 2:
-            break
-    threading.Thread(target=lambda: [log.append(x) for x in daemon.stderr], daemon=True).start()
-    wport, hport = ports["tcp"], ports["http"]
+    daemon, wport, hport = start(["--port", "0", "--http-port", "0", "--max-connections", "256",
+                                  "--max-streams", "128", "--http-threads", "20", "--engine-threads", "2",
+                                  "--client-buffer", "262144", "--log-level", "info"], binary)
 
     # Expected lengths, from one clean request each.
     want = {}
@@ -236,8 +196,6 @@ def main():
           f"({counts['slow']} by slow readers), {counts['aborted']} hung up on purpose, {len(failures)} failures; "
           f"the never-reading client dropped: {dropped_slow:.0f}; RSS after a quarter {rss['quarter'] / 1024:.1f} MiB, "
           f"at the end {rss_end / 1024:.1f} MiB; speakers (peak concurrency) {rss['speakers']} -> {speakers_end}; exit {rc}; RSS (MiB) every eighth: {rss['trace']}")
-    if dropped_slow < 1:
-        print("".join(x for x in log if "warn" in x or "error" in x)[-3000:])
     assert not failures, failures[:10]
     assert counts["completed"] + counts["aborted"] == total
     assert counts["aborted"] > 0 and counts["slow"] > 0

@@ -32,14 +32,18 @@ def send(sock, type_, data=None):
 
 
 class Reader:
-    def __init__(self, sock):
-        self.sock, self.buf = sock, b""
+    """Wyoming events from a socket; slow=True reads 4 KiB at a time with a pause (a slow client)."""
+
+    def __init__(self, sock, slow=False):
+        self.sock, self.buf, self.slow = sock, b"", slow
 
     def _need(self, n):
         while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
+            chunk = self.sock.recv(4096 if self.slow else 65536)
             if not chunk:
                 raise EOFError("connection closed")
+            if self.slow:
+                time.sleep(0.002)
             self.buf += chunk
 
     def event(self):
@@ -116,8 +120,9 @@ def http_speech(port, body, token=None):
             raw += c
 
 
-def start(args):
-    daemon = subprocess.Popen([sys.argv[1]] + args, stderr=subprocess.PIPE, text=True)
+def start(args, binary=None):
+    """sidewinderd with args (both servers on) -> (process, Wyoming port, HTTP port)."""
+    daemon = subprocess.Popen([binary or sys.argv[1]] + args, stderr=subprocess.PIPE, text=True)
     ports = {}
     for line in daemon.stderr:
         m = re.search(r"event=listen uri=(tcp|http)://127\.0\.0\.1:(\d+)", line)
