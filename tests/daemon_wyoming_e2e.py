@@ -11,6 +11,7 @@ to first audio over each protocol. Run by CTest (daemon_wyoming_end_to_end).
 
 usage: daemon_wyoming_e2e.py SIDEWINDERD
 """
+import collections
 import json
 import re
 import signal
@@ -131,7 +132,8 @@ def start(args, binary=None):
         if len(ports) == 2:
             break
     assert len(ports) == 2, f"sidewinderd did not say where it listens: {ports}"
-    threading.Thread(target=lambda: [None for _ in daemon.stderr], daemon=True).start()
+    daemon.log_tail = collections.deque(maxlen=200)  # what it said last, for a failure's message
+    threading.Thread(target=lambda: [daemon.log_tail.append(x) for x in daemon.stderr], daemon=True).start()
     return daemon, ports["tcp"], ports["http"]
 
 
