@@ -20,8 +20,8 @@ import statistics
 import subprocess
 import time
 
-TEXT = ("The quick brown fox jumps over the lazy dog while the band plays on. " * 4 +
-        "Please enter your number, then press the pound key. " * 4)
+TEXT = ("The quick brown fox jumps over the lazy dog while the band plays on. " * 2 +
+        "Please enter your number, then press the pound key. " * 2)
 
 
 def start(binary, engine_threads, n_max):
