@@ -87,16 +87,60 @@ void SynthEngine::wake(std::size_t worker) noexcept {
   w.cv.notify_one();
 }
 
+void SynthEngine::end(SynthStream& s, const char* why) {
+  if (why && s.failure_.empty())
+    s.failure_ = why;
+  s.produced_all_.store(true, std::memory_order_release);
+  if (!s.notified_.exchange(true, std::memory_order_acq_rel) && s.on_ready_)
+    s.on_ready_();
+}
+
+// The round's batch: every stream in it advances one block. On the CPU that
+// is a loop, one stream at a time (its Speech: decoder chunk, synthesiser);
+// this is the seam where a batched backend takes all the batch's streams of
+// a voice as one step (issue 7).
+void SynthEngine::advance(SynthStream* const* batch, std::size_t n, std::vector<float>& block) {
+  for (std::size_t b = 0; b < n; ++b) {
+    SynthStream& s = *batch[b];
+    const auto t0 = SynthStream::Clock::now();
+    std::size_t got = 0;
+    bool finished = false;
+    float volume = 1.0f;
+    if (cfg_.controls) {  // live: a held MIDI note's pitch (0: the voice's own), the volume
+      s.speaker_->stream().set_f0_hz(cfg_.controls->f0_hz.load(std::memory_order_relaxed));
+      volume = cfg_.controls->volume.load(std::memory_order_relaxed);
+    }
+    try {
+      while (got < block.size()) {
+        const std::size_t k = s.speech_.pull(block.data() + got, block.size() - got);
+        if (k == 0) {
+          finished = true;
+          break;
+        }
+        got += k;
+      }
+    } catch (const std::exception& e) {
+      s.failure_ = std::string("synthesis failed: ") + e.what();
+      finished = true;
+    }
+    if (volume != 1.0f)
+      for (std::size_t i = 0; i < got; ++i)
+        block[i] *= volume;
+    s.ring_.write(block.data(), got);  // fits: room checked when the batch was made
+    const std::chrono::duration<double> dt = SynthStream::Clock::now() - t0;
+    s.compute_s_.store(s.compute_s_.load(std::memory_order_relaxed) + dt.count(), std::memory_order_release);
+    s.made_.fetch_add(got, std::memory_order_acq_rel);
+    if (finished)
+      end(s, nullptr);
+    else if (!s.notified_.exchange(true, std::memory_order_acq_rel) && s.on_ready_)
+      s.on_ready_();
+  }
+}
+
 void SynthEngine::run(Worker& w) {
   std::vector<std::shared_ptr<SynthStream>> active;
+  std::vector<SynthStream*> batch;               // this round's runnable streams
   std::vector<float> block(cfg_.block_samples);  // [block_samples]
-  auto end_stream = [&](SynthStream& s, const char* why) {
-    if (why && s.failure_.empty())
-      s.failure_ = why;
-    s.produced_all_.store(true, std::memory_order_release);
-    if (!s.notified_.exchange(true, std::memory_order_acq_rel) && s.on_ready_)
-      s.on_ready_();
-  };
   bool progressed = true;
   for (;;) {
     {
@@ -111,11 +155,12 @@ void SynthEngine::run(Worker& w) {
     }
     if (stop_.load())
       break;
-    progressed = false;
+    // The batch: every stream with room in its ring for a block.
+    batch.clear();
     for (auto& sp : active) {
       SynthStream& s = *sp;
       if (s.cancelled()) {
-        end_stream(s, "cancelled");
+        end(s, "cancelled");
         continue;
       }
       const std::size_t cap = s.ring_.capacity();
@@ -125,40 +170,10 @@ void SynthEngine::run(Worker& w) {
           continue;  // the writer's read() wakes us
         s.stalled_.store(false, std::memory_order_release);
       }
-      const auto t0 = SynthStream::Clock::now();
-      std::size_t got = 0;
-      bool end = false;
-      float volume = 1.0f;
-      if (cfg_.controls) {  // live: a held MIDI note's pitch (0: the voice's own), the volume
-        s.speaker_->stream().set_f0_hz(cfg_.controls->f0_hz.load(std::memory_order_relaxed));
-        volume = cfg_.controls->volume.load(std::memory_order_relaxed);
-      }
-      try {
-        while (got < block.size()) {
-          const std::size_t k = s.speech_.pull(block.data() + got, block.size() - got);
-          if (k == 0) {
-            end = true;
-            break;
-          }
-          got += k;
-        }
-      } catch (const std::exception& e) {
-        s.failure_ = std::string("synthesis failed: ") + e.what();
-        end = true;
-      }
-      if (volume != 1.0f)
-        for (std::size_t i = 0; i < got; ++i)
-          block[i] *= volume;
-      s.ring_.write(block.data(), got);  // fits: room checked above
-      const std::chrono::duration<double> dt = SynthStream::Clock::now() - t0;
-      s.compute_s_.store(s.compute_s_.load(std::memory_order_relaxed) + dt.count(), std::memory_order_release);
-      s.made_.fetch_add(got, std::memory_order_acq_rel);
-      progressed = true;
-      if (end)
-        end_stream(s, nullptr);
-      else if (!s.notified_.exchange(true, std::memory_order_acq_rel) && s.on_ready_)
-        s.on_ready_();
+      batch.push_back(&s);
     }
+    advance(batch.data(), batch.size(), block);
+    progressed = !batch.empty();
     // Drop what has ended; the lease (Speaker) goes back to the pool here.
     const auto gone =
         std::stable_partition(active.begin(), active.end(), [](const auto& s) { return !s->produced_all(); });
@@ -178,7 +193,7 @@ void SynthEngine::run(Worker& w) {
     active.push_back(std::move(s));
   w.inbox.clear();
   for (auto& s : active)
-    end_stream(*s, "engine stopped");
+    end(*s, "engine stopped");
   active_.fetch_sub(active.size());
 }
 

@@ -18,10 +18,11 @@
 //   stream->cancel() (client gone)       its own stream); it resumes when
 //                                        the writer reads (wake)
 //
-// A round visits the streams in order, one block each: the seam where a
-// batched backend (issue 7: all streams of a voice as one batch) plugs in;
-// on the CPU one stream at a time per core is the right shape (the block is
-// ~0.5 ms of work for 64 ms of audio), so a round is a loop.
+// A round makes a batch of every stream with room in its ring and advances
+// the batch one block (advance()): the seam where a batched backend (issue
+// 7: all streams of a voice as one GPU step) plugs in; on the CPU one stream
+// at a time per core is the right shape (the block is ~0.5 ms of work for
+// 64 ms of audio), so advance() is a loop.
 //
 // The engine threads are not audio threads: a stream's pull phonemises its
 // next piece of text (allocates, takes espeak-ng's lock) at piece
@@ -142,6 +143,9 @@ class SynthEngine {
     std::thread thread;
   };
   void run(Worker& w);
+  // One round's batch: each stream one block (see advance() in the .cpp).
+  void advance(SynthStream* const* batch, std::size_t n, std::vector<float>& block);
+  static void end(SynthStream& s, const char* why);
   void wake(std::size_t worker) noexcept;
 
   EngineConfig cfg_;
