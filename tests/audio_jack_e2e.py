@@ -59,17 +59,22 @@ def main():
               f"{s['play']['underruns']} underruns")
 
         live = subprocess.Popen([cli, "live", "--model", model, "--audio-api", "jack", "--measure-latency", "8",
-                                 "--duration", "4"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                 "--duration", "4", "--midi", "virtual", "--midi-api", "jack"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for line in live.stderr:
             if "running" in line:
                 break
         c = subprocess.run(["jack_connect", "sidewinder:out_0", "sidewinder:in_0"], env=env, capture_output=True,
                            text=True)
         assert c.returncode == 0, c.stderr
-        out, _ = live.communicate(timeout=60)
-        assert live.returncode == 0, out
+        # a MIDI keyboard: program change 1 (the second preset beside the model), CC 21 (mix)
+        r = subprocess.run([tests, "[.midi-send]"], env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout[-2000:]
+        out, err = live.communicate(timeout=60)
+        assert live.returncode == 0, out + err[-2000:]
         j = json.loads(out.strip().splitlines()[-1])
+        assert j["midi_messages"] == 2 and j["program_changes"] == 1, j
+        assert "program 1: " in err, err[-2000:]
         # JACK here runs without real-time priority on a shared machine: a rare late callback is
         # the machine's; more than 1 % would be ours. Each is counted with its silence.
         assert j["underruns"] <= j["callbacks"] // 100 and j["overruns"] <= j["callbacks"] // 100, j
@@ -80,7 +85,8 @@ def main():
         assert max(rt) <= j["block"] + 2 * j["period"] + j["period"], j
         print(f"live: round trip through the model {j['round_trip_ms_median']:.1f} ms median "
               f"({rt[0]} frames at {j['sample_rate']:.0f} Hz, period {j['period']}, block {j['block']}), "
-              f"{j['callbacks']} callbacks, {j['underruns']} underruns")
+              f"{j['callbacks']} callbacks, {j['underruns']} underruns; MIDI: {j['midi_messages']} messages, "
+              f"{j['program_changes']} preset swapped in")
 
         os.environ.update(env)  # the daemon started below talks to this JACK server too
         d, wport, hport = start(["--port", "0", "--http-port", "0", "--play", "--audio-api", "jack",

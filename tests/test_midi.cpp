@@ -69,3 +69,20 @@ TEST_CASE("midi on jack: what another client sends to our port comes out of poll
 TEST_CASE("midi: a port that does not exist is one clear error", "[.jack][midi]") {
   CHECK_THROWS_WITH(audio_io::MidiInput("jack", "no-such-port"), Catch::Contains("no input port 'no-such-port'"));
 }
+
+// Not a check by itself: the sender half of audio_jack_e2e.py's test of a
+// running `sidewinder live --midi virtual` (which must report them).
+TEST_CASE("midi on jack: send a program change and a CC to sidewinder-midi:midi_in", "[.midi-send]") {
+  RtMidiOut out(RtMidi::UNIX_JACK, "sidewinder-test-sender");
+  int port = -1;
+  for (unsigned i = 0; i < out.getPortCount(); ++i)
+    if (out.getPortName(i).find("sidewinder-midi:midi_in") != std::string::npos)
+      port = int(i);
+  REQUIRE(port >= 0);
+  out.openPort(unsigned(port));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::vector<unsigned char> pc = {0xC0, 1}, cc = {0xB0, 21, 64};
+  out.sendMessage(&pc);
+  out.sendMessage(&cc);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+}

@@ -68,6 +68,7 @@ void LocalPlayback::run() {
         w->cv.notify_one();
       });
       dsp::Resampler to_device(it.voice->sample_rate(), rate_, 1);
+      bool started = false;
       auto play = [&](const float* x, std::size_t n, bool last) {
         dev.resize(dsp::Resampler::output_frames_for(n, to_device.in_rate(), rate_) + 4096);
         std::size_t done = 0;
@@ -75,6 +76,10 @@ void LocalPlayback::run() {
           std::size_t used = 0;
           const std::size_t got = to_device.process(x + done, n - done, &used, dev.data(), dev.size());
           player_->write_all(dev.data(), got);
+          if (got && !started) {  // from the first sample on, a short ring is an underrun
+            player_->resume_accounting();
+            started = true;
+          }
           done += used;
           if (!used && !got)
             break;
@@ -96,6 +101,7 @@ void LocalPlayback::run() {
         w->ready = false;
       }
       play(buf.data(), 0, true);
+      player_->pause_accounting();  // the silence until the next text is not an underrun
       ++spoken_;
     } catch (const std::exception&) {
       ++dropped_;  // a bad text was refused to its client already

@@ -95,8 +95,11 @@ class Player {
   SW_REALTIME std::size_t write(const float* x, std::size_t n) noexcept;
   // Producer thread: all of it, sleeping while the ring is full (not real-time).
   void write_all(const float* x, std::size_t n);
-  // The producer has nothing more: a short ring is no longer an underrun.
-  // Then waits until the ring has been played (or `timeout_s`).
+  // The producer has nothing more for now (an utterance ended): a short ring
+  // is not an underrun until resume(). Any thread; real-time safe.
+  SW_REALTIME void pause_accounting() noexcept { ended_.store(true, std::memory_order_release); }
+  SW_REALTIME void resume_accounting() noexcept { ended_.store(false, std::memory_order_release); }
+  // pause_accounting(), then waits until the ring has been played (or `timeout_s`).
   void drain(double timeout_s = 30.0);
 
   const StreamCounters& counters() const noexcept { return counters_; }
