@@ -19,23 +19,17 @@ import os
 import re
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_wyoming_e2e import Reader, send, start  # noqa: E402 -- the protocol client, written once
+from daemon_wyoming_e2e import Reader, http_speech, reset, send, start  # noqa: E402 -- the clients, written once
 
 TEXTS = ["Please enter your number, then press the pound key.",
          "The meeting has been moved to Thursday at ten.",
          "Turn left at the next light, then continue for two miles."]
-
-
-def reset(sock):  # an abrupt disconnect: RST, not FIN
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
 
 
 def wyoming(port, text, slow=False, abort=False):
@@ -60,41 +54,10 @@ def wyoming(port, text, slow=False, abort=False):
 
 def http(port, text, fmt, slow=False, abort=False):
     """-> body bytes, or None if we hung up on purpose"""
-    data = json.dumps({"input": text, "response_format": fmt}).encode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=60)
-    s.sendall((f"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode() + data)
-    raw = b""
-    while b"\r\n\r\n" not in raw:
-        c = s.recv(65536)
-        if not c:
-            raise AssertionError("closed before the headers")
-        raw += c
-    header, raw = raw.split(b"\r\n\r\n", 1)
-    status = int(header.split()[1])
+    _, body, status = http_speech(port, {"input": text, "response_format": fmt}, slow=slow, abort=abort)
     if status != 200:
-        raise AssertionError(f"HTTP {status}: {raw[:200]}")
-    body = b""
-    while True:
-        while b"\r\n" in raw:
-            size_line, tail = raw.split(b"\r\n", 1)
-            n = int(size_line.split(b";")[0], 16)
-            if len(tail) < n + 2:
-                break
-            body += tail[:n]
-            raw = tail[n + 2:]
-            if n == 0:
-                s.close()
-                return len(body)
-            if abort:
-                reset(s)
-                return None
-        c = s.recv(4096 if slow else 65536)
-        if slow:
-            time.sleep(0.002)
-        if not c:
-            raise AssertionError("closed mid-body")
-        raw += c
+        raise AssertionError(f"HTTP {status}: {(body or b'')[:200]}")
+    return None if body is None else len(body)
 
 
 def rss_kib(pid):

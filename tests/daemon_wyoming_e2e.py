@@ -17,6 +17,7 @@ import re
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -81,25 +82,36 @@ def synthesize(port, text):
                 raise AssertionError(d)
 
 
-def http_speech(port, body, token=None):
+def reset(sock):
+    """An abrupt disconnect: RST, not FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def http_speech(port, body, token=None, slow=False, abort=False):
     """A raw HTTP/1.1 POST /v1/audio/speech (chunked reply) ->
-    (seconds to the first audio byte of the body, body bytes, status)."""
+    (seconds to the first audio byte of the body, body bytes, status).
+    slow: read 4 KiB at a time with a pause; abort: reset the connection after
+    the first audio chunk (body bytes None)."""
     data = json.dumps(body).encode()
     head = (f"POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(data)}\r\nConnection: close\r\n")
     if token:
         head += f"Authorization: Bearer {token}\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    try:
         t0 = time.perf_counter()
         s.sendall(head.encode() + b"\r\n" + data)
         buf, first = b"", None
         while b"\r\n\r\n" not in buf:
-            buf += s.recv(65536)
-        header, rest = buf.split(b"\r\n\r\n", 1)
+            c = s.recv(65536)
+            if not c:
+                raise AssertionError("closed before the headers")
+            buf += c
+        header, raw = buf.split(b"\r\n\r\n", 1)
         status = int(header.split()[1])
         chunked = b"chunked" in header.lower()
         body_bytes = b""
-        raw = rest
         while True:  # de-chunk as it comes; note when the first body byte arrives
             if chunked:
                 while b"\r\n" in raw:
@@ -113,12 +125,19 @@ def http_speech(port, body, token=None):
                     raw = tail[n + 2:]
                     if n == 0:
                         return first, body_bytes, status
-            c = s.recv(65536)
+                    if abort:
+                        reset(s)
+                        return first, None, status
+            c = s.recv(4096 if slow else 65536)
+            if slow:
+                time.sleep(0.002)
             if not c:
-                if not chunked:
-                    body_bytes = raw
-                return first, body_bytes, status
+                if chunked:
+                    raise AssertionError("closed mid-body")
+                return first, raw, status
             raw += c
+    finally:
+        s.close()
 
 
 def start(args, binary=None):

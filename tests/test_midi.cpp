@@ -14,6 +14,19 @@
 
 using namespace sw;
 
+namespace {
+// Connects a JACK sender to our virtual port, sidewinder-midi:midi_in.
+void connect_to_ours(RtMidiOut& out) {
+  int port = -1;
+  for (unsigned i = 0; i < out.getPortCount(); ++i)
+    if (out.getPortName(i).find("sidewinder-midi:midi_in") != std::string::npos)
+      port = int(i);
+  REQUIRE(port >= 0);
+  out.openPort(unsigned(port));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+}  // namespace
+
 TEST_CASE("midi chart: CC 7/20/21 set output gain, input gain, mix; program change asks for a preset", "[midi]") {
   fx::EffectParameters p;
   CHECK(fx::apply_midi(0xB0, 21, 127, p) == -1);
@@ -41,13 +54,7 @@ TEST_CASE("midi chart: CC 7/20/21 set output gain, input gain, mix; program chan
 TEST_CASE("midi on jack: what another client sends to our port comes out of poll, in order", "[.jack][midi]") {
   audio_io::MidiInput in("jack", "virtual");
   RtMidiOut out(RtMidi::UNIX_JACK, "sidewinder-test-sender");
-  int port = -1;
-  for (unsigned i = 0; i < out.getPortCount(); ++i)
-    if (out.getPortName(i).find("sidewinder-midi:midi_in") != std::string::npos)
-      port = int(i);
-  REQUIRE(port >= 0);
-  out.openPort(unsigned(port));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  connect_to_ours(out);
   const std::vector<std::vector<unsigned char>> sent = {{0xB0, 21, 100}, {0xC0, 2}, {0x90, 60, 90}, {0x80, 60, 0}};
   for (auto m : sent)
     out.sendMessage(&m);
@@ -74,13 +81,7 @@ TEST_CASE("midi: a port that does not exist is one clear error", "[.jack][midi]"
 // running `sidewinder live --midi virtual` (which must report them).
 TEST_CASE("midi on jack: send a program change and a CC to sidewinder-midi:midi_in", "[.midi-send]") {
   RtMidiOut out(RtMidi::UNIX_JACK, "sidewinder-test-sender");
-  int port = -1;
-  for (unsigned i = 0; i < out.getPortCount(); ++i)
-    if (out.getPortName(i).find("sidewinder-midi:midi_in") != std::string::npos)
-      port = int(i);
-  REQUIRE(port >= 0);
-  out.openPort(unsigned(port));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  connect_to_ours(out);
   std::vector<unsigned char> pc = {0xC0, 1}, cc = {0xB0, 21, 64};
   out.sendMessage(&pc);
   out.sendMessage(&cc);
