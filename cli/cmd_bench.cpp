@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "sidewinder/bench/bench.h"
+#include "sidewinder/gpu/batch_engine.h"
 #include "sidewinder/ssm/model_loader.h"
 
 namespace sw::cli {
@@ -62,6 +63,8 @@ nlohmann::json to_json(const bench::LstmBench& lb) {
 int run_bench(const BenchCliOptions& o) {
   if (!o.voice.empty())
     return run_voice_bench(o.voice, o.repeats, o.json);
+  if (o.device == "cuda" || (o.device == "auto" && gpu::cuda_available()))
+    return run_bench_gpu(o);
   std::vector<std::pair<std::string, std::shared_ptr<const ssm::Model>>> models;
   std::vector<std::pair<std::string, bench::LstmWeights>> lstms;
   for (int h : o.lstm)

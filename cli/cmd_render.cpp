@@ -19,6 +19,7 @@
 #include "commands.h"
 #include "sidewinder/dsp/audio_file.h"
 #include "sidewinder/fx/model_instance.h"
+#include "sidewinder/gpu/batch_engine.h"
 #include "sidewinder/ssm/model_loader.h"
 
 namespace sw::cli {
@@ -203,6 +204,31 @@ int run_render(const RenderOptions& o) {
                         {"kernels", ssm::best_kernels().isa}};
     std::FILE* to = o.out == "-" ? stderr : stdout;
     std::fprintf(to, "%s\n", j.dump(2).c_str());
+  }
+  return kExitOk;
+}
+
+int run_render_any(const RenderOptions& o) {
+  bool gpu = false;
+  std::string why;
+  if (o.device == "cuda") {
+    if (!gpu::cuda_available(&why))
+      throw std::runtime_error("--device cuda: " + why);
+    gpu = true;
+  } else if (o.device == "auto") {
+    gpu = gpu_render_possible(o, &why);
+    if (!gpu && !o.json)
+      std::fprintf(stderr, "sidewinder: rendering on the CPU (%s)\n", why.c_str());
+  }
+  if (gpu)
+    return run_render_gpu(o);
+  for (std::size_t i = 0; i < o.inputs.size(); ++i) {
+    RenderOptions one = o;
+    one.in = o.inputs[i];
+    one.out = o.outputs[i];
+    const int rc = run_render(one);
+    if (rc != kExitOk)
+      return rc;
   }
   return kExitOk;
 }

@@ -23,12 +23,20 @@ class InputError : public std::runtime_error {
 
 struct RenderOptions {
   std::string in, out, model;
+  std::vector<std::string> inputs, outputs;  // every (IN, OUT) pair: one, or many with --out-dir
+  std::string device = "cpu";                // cpu | cuda | auto
   std::size_t block = 512;
   bool offline = false;
   bool json = false;
   int raw_channels = 1;
 };
-int run_render(const RenderOptions& o);
+int run_render(const RenderOptions& o);  // CPU, the single pair in/out
+// cmd_render_gpu.cpp: every pair in one batch on the GPU; whether that can run
+// here (a device, files at the model's rate; `why` says what is missing).
+int run_render_gpu(const RenderOptions& o);
+bool gpu_render_possible(const RenderOptions& o, std::string* why);
+// What `render` runs: o.device picks the CPU (each pair in turn) or the GPU.
+int run_render_any(const RenderOptions& o);
 
 struct InfoOptions {
   std::string model;
@@ -47,8 +55,10 @@ struct BenchCliOptions {
   std::vector<int> lstm;   // LSTM baselines (random weights) of these hidden sizes
   std::string lstm_model;  // an LSTM baseline from a file (bench/lstm_loader.cpp)
   std::string voice;       // a voice file: the speech benchmark instead (cmd_bench_voice.cpp)
+  std::string device = "cpu";  // cpu | cuda | auto (cuda: cmd_bench_gpu.cpp)
 };
 int run_bench(const BenchCliOptions& o);
+int run_bench_gpu(const BenchCliOptions& o);
 
 // Text accepted by the speech commands at most (a huge request is refused).
 constexpr std::size_t kMaxSpeechInputBytes = 1u << 20;

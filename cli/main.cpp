@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 
 #include "commands.h"
 #include "sidewinder/audio_io/midi_input.h"
@@ -21,11 +22,16 @@ int main(int argc, char** argv) {
 
   RenderOptions ro;
   auto* render = app.add_subcommand("render", "Render an audio file through a model");
+  std::vector<std::string> render_files;
+  std::string out_dir;
   render
-      ->add_option("IN", ro.in,
-                   "Input: WAV/FLAC/AIFF/OGG, .f32 (raw float32 at the model's rate) or - (raw float32 on stdin)")
+      ->add_option("IN OUT", render_files,
+                   "IN: WAV/FLAC/AIFF/OGG, .f32 (raw float32 at the model's rate) or - (raw float32 on stdin); "
+                   "OUT: same kinds, - for raw float32 on stdout. With --out-dir: any number of INs")
       ->required();
-  render->add_option("OUT", ro.out, "Output: same kinds; - for raw float32 on stdout")->required();
+  render->add_option("--out-dir", out_dir, "Render every IN to DIR/<IN's file name> (several files in one call)");
+  render->add_option("--device", ro.device, "cpu, cuda (the GPU backend) or auto (cuda when it can run here)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   render->add_option("-m,--model", ro.model, "Model file (.safetensors)")->required();
   render->add_option("-b,--block", ro.block, "Frames per process() call, as a host would (streaming mode)")
       ->check(CLI::Range(std::size_t(1), std::size_t(1) << 20));
@@ -45,6 +51,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fx-s", "fx-m", "fx-m2"}))
       ->excludes(mopt);
   bench->add_flag("--json", bo.json, "JSON output");
+  bench->add_option("--device", bo.device, "cpu, cuda (streams in real time, offline speed on the GPU) or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   bench->add_option("--seconds", bo.seconds, "Audio per timed run")->check(CLI::Range(0.05, 600.0));
   bench->add_option("--repeats", bo.repeats, "Timed runs per figure (median reported)")->check(CLI::Range(1, 1000));
   bench->add_flag("--offline-scaling", bo.offline_scaling, "Offline time per sample for 10 s .. 1 h of audio");
@@ -115,6 +123,21 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    if (*render) {
+      if (out_dir.empty()) {
+        if (render_files.size() != 2)
+          throw CLI::ValidationError("render", "takes IN OUT (or --out-dir DIR IN...)");
+        ro.inputs = {render_files[0]};
+        ro.outputs = {render_files[1]};
+      } else {
+        ro.inputs = render_files;
+        for (const std::string& f : render_files) {
+          if (f == "-")
+            throw CLI::ValidationError("render", "--out-dir takes files, not -");
+          ro.outputs.push_back((std::filesystem::path(out_dir) / std::filesystem::path(f).filename()).string());
+        }
+      }
+    }
     if (*speak && !so.play && sout->count() == 0)
       throw CLI::RequiredError("speak: -o,--output (or --play)");
     po.has_text = topt->count() > 0;
@@ -125,7 +148,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*render)
-      return run_render(ro);
+      return run_render_any(ro);
     if (*info)
       return run_info(io);
     if (*bench)

@@ -217,7 +217,7 @@ dim3 grid(int rows, int T) {
   return dim3{unsigned(std::max(1, (T + kBlock - 1) / kBlock)), unsigned(rows)};
 }
 
-std::size_t smem(const DevModel& m) {
+std::size_t staging_bytes(const DevModel& m) {
   return std::size_t(staging_floats(m)) * kBlock * sizeof(float);
 }
 
@@ -233,20 +233,20 @@ cudaError_t launch_input(const DevModel& m, const DevBuffers& b, int rows, int T
 }
 cudaError_t launch_pre(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows, int T,
                        cudaStream_t stream) {
-  pre_kernel<<<grid(rows, T), kBlock, smem(m), stream>>>(m, l, s, b, T);
+  pre_kernel<<<grid(rows, T), kBlock, staging_bytes(m), stream>>>(m, l, s, b, T);
   return cudaGetLastError();
 }
 cudaError_t launch_conv(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows, int T,
                         cudaStream_t stream) {
-  conv_kernel<<<grid(rows, T), kBlock, smem(m), stream>>>(m, l, s, b, T);
+  conv_kernel<<<grid(rows, T), kBlock, staging_bytes(m), stream>>>(m, l, s, b, T);
   return cudaGetLastError();
 }
 cudaError_t launch_post(const DevModel& m, const DevLayer& l, const DevBuffers& b, int rows, int T, cudaStream_t stream) {
-  post_kernel<<<grid(rows, T), kBlock, smem(m), stream>>>(m, l, b, T);
+  post_kernel<<<grid(rows, T), kBlock, staging_bytes(m), stream>>>(m, l, b, T);
   return cudaGetLastError();
 }
 cudaError_t launch_head(const DevModel& m, const DevBuffers& b, int rows, int T, cudaStream_t stream) {
-  head_kernel<<<grid(rows, T), kBlock, smem(m), stream>>>(m, b, T);
+  head_kernel<<<grid(rows, T), kBlock, staging_bytes(m), stream>>>(m, b, T);
   return cudaGetLastError();
 }
 

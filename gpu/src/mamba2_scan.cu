@@ -29,6 +29,11 @@ namespace {
 
 constexpr int kWarps = 4, kThreads = 32 * kWarps, kItems = 8;
 constexpr int kTile = 32 * kItems;  // samples per tile
+// Smem layout of a staged row: item i of lane l at i·kStride + l. A stride of
+// 36 (not 32) keeps both the staging stores (consecutive j) and the lanes'
+// reads (consecutive l) free of bank conflicts.
+constexpr int kStride = 36;
+constexpr int kRow = kItems * kStride;  // floats per staged row
 constexpr unsigned kFull = 0xffffffffu;
 
 // Work layout: [counter, pad x3][flags: tiles][agg_a: tiles][agg_b: tiles·PN][incl_b: tiles·PN]
@@ -53,21 +58,22 @@ Work carve(void* work, long tiles, int pn) {
 // Smem slot of tile sample j: lane j / kItems holds samples j = lane·kItems + i
 // at i·32 + lane, so a warp reading item i touches 32 consecutive banks.
 __device__ __forceinline__ int slot(int j) {
-  return (j % kItems) * 32 + j / kItems;
+  return (j % kItems) * kStride + j / kItems;
 }
 
 __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int tiles_per_row, Work w) {
   extern __shared__ float sm[];
   const int P = s.P, N = s.N, PN = P * N;
-  float* xs = sm;                 // [P, kTile]
-  float* bs = xs + P * kTile;     // [N, kTile]
-  float* cs = bs + N * kTile;     // [N, kTile]
-  float* dts = cs + N * kTile;    // [kTile]
-  float* das = dts + kTile;       // [kTile] exp(dt·A); 1 past the end
-  float* carry = das + kTile;     // [PN] the state entering the tile
+  float* xs = sm;                 // [P, kRow]
+  float* bs = xs + P * kRow;      // [N, kRow]
+  float* cs = bs + N * kRow;      // [N, kRow]
+  float* dts = cs + N * kRow;     // [kRow]
+  float* das = dts + kRow;        // [kRow] exp(dt·A); 1 past the end
+  float* carry = das + kRow;      // [PN] the state entering the tile
   float* agg = carry + PN;        // [PN] h at the tile's end from h = 0
-  __shared__ int s_id, s_flag;
-  __shared__ float s_decay;
+  __shared__ int s_id;
+  __shared__ int s_tile[32];
+  __shared__ float s_weight[32];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   if (tid == 0)
     s_id = atomicAdd(w.counter, 1);
@@ -90,10 +96,10 @@ __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int
     dts[k] = dt;
     das[k] = in ? expf(dt * A) : 1.0f;
     for (int p = 0; p < P; ++p)
-      xs[p * kTile + k] = in ? xrow[std::size_t(p) * s.ld + j] : 0.0f;
+      xs[p * kRow + k] = in ? xrow[std::size_t(p) * s.ld + j] : 0.0f;
     for (int n = 0; n < N; ++n) {
-      bs[n * kTile + k] = in ? brow[std::size_t(n) * s.ld + j] : 0.0f;
-      cs[n * kTile + k] = in ? crow[std::size_t(n) * s.ld + j] : 0.0f;
+      bs[n * kRow + k] = in ? brow[std::size_t(n) * s.ld + j] : 0.0f;
+      cs[n * kRow + k] = in ? crow[std::size_t(n) * s.ld + j] : 0.0f;
     }
   }
   __syncthreads();
@@ -104,7 +110,7 @@ __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int
   float a = 1.0f;
 #pragma unroll
   for (int i = 0; i < kItems; ++i) {
-    da[i] = das[i * 32 + lane];
+    da[i] = das[i * kStride + lane];
     a *= da[i];
   }
   float coef[5];
@@ -127,8 +133,8 @@ __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int
     float h = 0.0f;
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
-      const int k = i * 32 + lane;
-      in[i] = dts[k] * xs[p * kTile + k] * bs[n * kTile + k];
+      const int k = i * kStride + lane;
+      in[i] = dts[k] * xs[p * kRow + k] * bs[n * kRow + k];
       h = fmaf(da[i], h, in[i]);
     }
 #pragma unroll
@@ -165,29 +171,53 @@ __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int
     __syncthreads();
     if (tid == 0)
       atomicExch(&w.flags[id], 1);
-    // 2. Look back: compose predecessors' aggregates (right to left) until an
-    // inclusive state. g(h) = decay·h + carry[pn] is the composition so far.
-    for (int pn = tid; pn < PN; pn += kThreads)
-      carry[pn] = 0.0f;
-    float decay = 1.0f;
-    for (int pred = id - 1;; --pred) {
-      __syncthreads();
-      if (tid == 0) {
+    // 2. Look back, 32 predecessors at a time (warp 0; CUB's warp-wide
+    // look-back): wait until each has published something, stop at the
+    // nearest inclusive state, and compose g(h) = decay·h + carry[pn] from
+    // right to left: tile j's values enter with the product of the decays of
+    // the tiles between it and this one.
+    if (warp == 0) {
+      for (int pn = lane; pn < PN; pn += 32)
+        carry[pn] = 0.0f;
+      const int first = id - tile;  // tile 0 of this row: always inclusive
+      float decay = 1.0f;
+      for (int base = id - 1;; base -= 32) {
+        const int j = base - lane;
         int f;
-        while ((f = atomicAdd(&w.flags[pred], 0)) == 0) {
-        }
-        s_flag = f;
+        do {
+          f = j >= first ? *reinterpret_cast<volatile int*>(&w.flags[j]) : 2;
+        } while (__any_sync(kFull, f == 0));
         __threadfence();
-        s_decay = f == 1 ? __ldcg(&w.agg_a[pred]) : 0.0f;
+        const unsigned incl = __ballot_sync(kFull, f == 2);
+        const int stop = incl ? __ffs(incl) - 1 : 32;  // lanes < stop: aggregates; lane stop: inclusive
+        const float a = lane < stop ? __ldcg(&w.agg_a[j]) : 1.0f;
+        float prod = a;  // inclusive product of the decays of lanes 0..lane
+#pragma unroll
+        for (int k = 1; k < 32; k <<= 1) {
+          const float up = __shfl_up_sync(kFull, prod, k);
+          if (lane >= k)
+            prod *= up;
+        }
+        float excl = __shfl_up_sync(kFull, prod, 1);
+        if (lane == 0)
+          excl = 1.0f;
+        s_tile[lane] = j;
+        s_weight[lane] = lane <= stop ? decay * excl : 0.0f;
+        __syncwarp();
+        const int used = stop < 32 ? stop + 1 : 32;
+        for (int pn = lane; pn < PN; pn += 32) {
+          float acc = carry[pn];
+          for (int l = 0; l < used; ++l) {
+            const float* vals = (l < stop ? w.agg_b : w.incl_b) + std::size_t(s_tile[l]) * PN;
+            acc = fmaf(s_weight[l], __ldcg(&vals[pn]), acc);
+          }
+          carry[pn] = acc;
+        }
+        if (stop < 32)
+          break;
+        decay *= __shfl_sync(kFull, prod, 31);
+        __syncwarp();
       }
-      __syncthreads();
-      const int f = s_flag;
-      const float* vals = (f == 2 ? w.incl_b : w.agg_b) + std::size_t(pred) * PN;
-      for (int pn = tid; pn < PN; pn += kThreads)
-        carry[pn] = fmaf(decay, __ldcg(&vals[pn]), carry[pn]);
-      if (f == 2)
-        break;
-      decay *= s_decay;
     }
     __syncthreads();
     for (int pn = tid; pn < PN; pn += kThreads)
@@ -216,7 +246,7 @@ __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int
 #pragma unroll
       for (int i = 0; i < kItems; ++i) {
         h = fmaf(da[i], h, in[i]);
-        y[i] = fmaf(h, cs[n * kTile + i * 32 + lane], y[i]);
+        y[i] = fmaf(h, cs[n * kRow + i * kStride + lane], y[i]);
       }
     }
     const float d = s.d_per_channel ? s.D[hh * P + p] : s.D[hh];
@@ -224,7 +254,7 @@ __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int
     for (int i = 0; i < kItems; ++i) {
       const int j = lane * kItems + i;
       if (j < len)
-        yrow[std::size_t(p) * s.ld + j] = fmaf(d, xs[p * kTile + i * 32 + lane], y[i]);
+        yrow[std::size_t(p) * s.ld + j] = fmaf(d, xs[p * kRow + i * kStride + lane], y[i]);
     }
   }
 }
@@ -232,7 +262,7 @@ __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int
 }  // namespace
 
 std::size_t mamba2_scan_smem_bytes(int P, int N) {
-  return (std::size_t(P + 2 * N + 2) * kTile + 2 * std::size_t(P) * N) * sizeof(float);
+  return (std::size_t(P + 2 * N + 2) * kRow + 2 * std::size_t(P) * N) * sizeof(float);
 }
 
 std::size_t mamba2_scan_max_smem() {

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <vector>
@@ -157,7 +158,8 @@ TEST_CASE("gpu: long windows (the scan's carry across many tiles) match the CPU 
 
 TEST_CASE("gpu: every shipped preset matches the CPU engine", "[gpu]") {
   int n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(SW_PRESETS_DIR)) {
+  const char* dir = std::getenv("SW_PRESETS_DIR");  // the GPU machine's copy of the tree
+  for (const auto& entry : std::filesystem::directory_iterator(dir ? dir : SW_PRESETS_DIR)) {
     if (entry.path().extension() != ".safetensors")
       continue;
     const ssm::ModelWeights w = ssm::load_model_weights(entry.path().string());
