@@ -82,7 +82,9 @@ nlohmann::json bench_model(const std::string& name, const ssm::ModelWeights& w, 
   // Offline: rows long signals, windows of 2^20 (one file) or 2^16 (64 files).
   nlohmann::json offline = nlohmann::json::array();
   std::fprintf(to, "  offline (windows through the parallel scan):\n");
-  std::fprintf(to, "  | signals | window | samples each | s | x real time (all signals) |\n  | ---: | ---: | ---: | ---: | ---: |\n");
+  std::fprintf(to,
+               "  | signals | window | samples each | s | x real time (all signals) |\n  | ---: | ---: | ---: | ---: | "
+               "---: |\n");
   for (auto [rows, window, windows] : {std::tuple{1, 1 << 20, 16}, std::tuple{64, 1 << 16, 16}}) {
     gpu::BatchEngine e(w, gpu::BatchSpec{rows, window});
     fill_noise(e, rows, window);
@@ -97,7 +99,8 @@ nlohmann::json bench_model(const std::string& name, const ssm::ModelWeights& w, 
     const double sec = median(s), samples = double(window) * windows;
     const double x = samples * rows / rate / sec;
     std::fprintf(to, "  | %d | %d | %.0f | %.3f | %.0f |\n", rows, window, samples, sec, x);
-    offline.push_back({{"signals", rows}, {"window", window}, {"samples", samples}, {"seconds", sec}, {"x_realtime", x}});
+    offline.push_back(
+        {{"signals", rows}, {"window", window}, {"samples", samples}, {"seconds", sec}, {"x_realtime", x}});
   }
   j["offline"] = offline;
   return j;
@@ -109,7 +112,7 @@ int run_bench_gpu(const BenchCliOptions& o) {
   const gpu::DeviceInfo d = gpu::device_info();
   FILE* to = o.json ? stderr : stdout;  // the tables; --json: only the JSON on stdout
   std::fprintf(to, "device: %s (%d SMs, %.0f GiB, CUDA driver %s)\n", d.name.c_str(), d.multiprocessors, d.memory_gib,
-              d.driver.c_str());
+               d.driver.c_str());
   std::vector<std::pair<std::string, ssm::ModelWeights>> models;
   if (!o.model.empty()) {
     models.emplace_back(o.model, ssm::load_model_weights(o.model));

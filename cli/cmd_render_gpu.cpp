@@ -29,8 +29,8 @@ struct Job {
   std::optional<dsp::AudioFileReader> reader;
   std::optional<dsp::AudioFileWriter> writer;
   dsp::AudioFormatInfo info;
-  int row0 = 0;   // first row of this file
-  int groups = 1; // rows: one per channel for a mono model, else one
+  int row0 = 0;            // first row of this file
+  int groups = 1;          // rows: one per channel for a mono model, else one
   std::size_t frames = 0;  // read so far
   std::size_t last = 0;    // frames in the current window
   bool done = false;
@@ -166,16 +166,11 @@ int run_render_gpu(const RenderOptions& o) {
     nlohmann::json files = nlohmann::json::array();
     for (const Job& j : jobs)
       files.push_back({{"input", j.in}, {"output", j.out}, {"frames", j.frames}, {"channels", j.info.channels}});
-    nlohmann::json out = {{"device", "cuda"},
-                          {"gpu", d.name},
-                          {"model", o.model},
-                          {"files", files},
-                          {"rows", rows},
-                          {"window", window},
-                          {"frames", total},
-                          {"duration_s", duration},
-                          {"elapsed_s", elapsed},
-                          {"realtime_factor", elapsed > 0 ? duration / elapsed : 0.0}};
+    nlohmann::json out = {{"device", "cuda"},     {"gpu", d.name},
+                          {"model", o.model},     {"files", files},
+                          {"rows", rows},         {"window", window},
+                          {"frames", total},      {"duration_s", duration},
+                          {"elapsed_s", elapsed}, {"realtime_factor", elapsed > 0 ? duration / elapsed : 0.0}};
     std::printf("%s\n", out.dump(2).c_str());
   }
   return kExitOk;

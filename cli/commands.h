@@ -52,9 +52,9 @@ struct BenchCliOptions {
   int repeats = 7;
   bool offline_scaling = false;
   double max_scaling_seconds = 3600;
-  std::vector<int> lstm;   // LSTM baselines (random weights) of these hidden sizes
-  std::string lstm_model;  // an LSTM baseline from a file (bench/lstm_loader.cpp)
-  std::string voice;       // a voice file: the speech benchmark instead (cmd_bench_voice.cpp)
+  std::vector<int> lstm;       // LSTM baselines (random weights) of these hidden sizes
+  std::string lstm_model;      // an LSTM baseline from a file (bench/lstm_loader.cpp)
+  std::string voice;           // a voice file: the speech benchmark instead (cmd_bench_voice.cpp)
   std::string device = "cpu";  // cpu | cuda | auto (cuda: cmd_bench_gpu.cpp)
 };
 int run_bench(const BenchCliOptions& o);

@@ -18,20 +18,20 @@ namespace sw::gpu {
 
 // Device views of one layer's weights, in PyTorch layout (row-major [out, in]).
 struct DevLayer {
-  const float* norm_w = nullptr;  // [D]
-  const float* in_w = nullptr;    // [rows, D]
-  const float* in_b = nullptr;    // [rows] or nullptr
-  const float* conv_w = nullptr;  // [conv, K]
-  const float* conv_b = nullptr;  // [conv]
-  const float* x_w = nullptr;     // m1: [R + 2N, E]
-  const float* dt_w = nullptr;    // m1: [E, R]
-  const float* dt_b = nullptr;    // m1: [E]
-  const float* dt_bias = nullptr; // m2: [H]
-  const float* A = nullptr;       // m1: [E, N]; m2: [H]; = -exp(A_log)
-  const float* D = nullptr;       // m1: [E]; m2: [H] or [E]
-  const float* gnw = nullptr;     // m2: [E]
-  const float* out_w = nullptr;   // [D, E]
-  const float* out_b = nullptr;   // [D] or nullptr
+  const float* norm_w = nullptr;   // [D]
+  const float* in_w = nullptr;     // [rows, D]
+  const float* in_b = nullptr;     // [rows] or nullptr
+  const float* conv_w = nullptr;   // [conv, K]
+  const float* conv_b = nullptr;   // [conv]
+  const float* x_w = nullptr;      // m1: [R + 2N, E]
+  const float* dt_w = nullptr;     // m1: [E, R]
+  const float* dt_b = nullptr;     // m1: [E]
+  const float* dt_bias = nullptr;  // m2: [H]
+  const float* A = nullptr;        // m1: [E, N]; m2: [H]; = -exp(A_log)
+  const float* D = nullptr;        // m1: [E]; m2: [H] or [E]
+  const float* gnw = nullptr;      // m2: [E]
+  const float* out_w = nullptr;    // [D, E]
+  const float* out_b = nullptr;    // [D] or nullptr
 };
 
 // Shapes and the head, by value into every kernel.
@@ -49,8 +49,8 @@ struct DevModel {
 
 // Device activations and I/O for one call.
 struct DevBuffers {
-  std::size_t W = 0;       // window: row stride of every [rows, C, W] buffer
-  std::size_t Wk = 0;      // W + K - 1: row stride of xc
+  std::size_t W = 0;          // window: row stride of every [rows, C, W] buffer
+  std::size_t Wk = 0;         // W + K - 1: row stride of xc
   const float* in = nullptr;  // [rows, W, ci] (interleaved per row, as the host gives it)
   float* out = nullptr;       // [rows, W, co]
   float* r = nullptr;         // [rows, D, W] residual stream
@@ -76,11 +76,12 @@ constexpr int kMaxColumn = 192;
 
 // Enqueue on `stream`; rows × T samples. Return the launch error.
 cudaError_t launch_input(const DevModel& m, const DevBuffers& b, int rows, int T, cudaStream_t stream);
-cudaError_t launch_pre(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows, int T,
-                       cudaStream_t stream);
-cudaError_t launch_conv(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows, int T,
+cudaError_t launch_pre(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows,
+                       int T, cudaStream_t stream);
+cudaError_t launch_conv(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows,
+                        int T, cudaStream_t stream);
+cudaError_t launch_post(const DevModel& m, const DevLayer& l, const DevBuffers& b, int rows, int T,
                         cudaStream_t stream);
-cudaError_t launch_post(const DevModel& m, const DevLayer& l, const DevBuffers& b, int rows, int T, cudaStream_t stream);
 cudaError_t launch_head(const DevModel& m, const DevBuffers& b, int rows, int T, cudaStream_t stream);
 
 }  // namespace sw::gpu

@@ -10,7 +10,8 @@
 namespace sw::gpu {
 
 namespace {
-const char* const kNoCuda = "this build has no CUDA backend (configure with -DSIDEWINDER_CUDA=ON where nvcc is installed)";
+const char* const kNoCuda =
+    "this build has no CUDA backend (configure with -DSIDEWINDER_CUDA=ON where nvcc is installed)";
 }
 
 bool cuda_available(std::string* why) noexcept {

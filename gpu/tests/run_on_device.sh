@@ -15,8 +15,8 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/gpu.txt" 2>&1
 rc=0
 # 1. Parity (the tests labelled gpu).
-"$BIN/sidewinder_gpu_scan_check" >"$OUT/scan_parity.txt" 2>&1 || rc=1
-"$BIN/sidewinder_gpu_tests" --durations yes >"$OUT/engine_parity.txt" 2>&1 || rc=1
+"$BIN/sidewinder_gpu_scan_check" >"$OUT/parity.txt" 2>&1 || rc=1
+"$BIN/sidewinder_gpu_tests" --durations yes >>"$OUT/parity.txt" 2>&1 || rc=1
 # 2. render --device cuda against --device cpu on a long file and on many files.
 python3 - "$OUT" <<'PY'
 import numpy as np, sys
@@ -29,11 +29,11 @@ for i in range(8):
 PY
 M="$ROOT/presets/ts-overdrive.safetensors"
 mkdir -p "$OUT/cpu" "$OUT/cuda"
-"$BIN/sidewinder" render "$OUT/long.f32" "$OUT/cpu/long.f32" -m "$M" --offline --json >"$OUT/render_cpu.json" 2>&1 || rc=1
-"$BIN/sidewinder" render "$OUT/long.f32" "$OUT/cuda/long.f32" -m "$M" --device cuda --json >"$OUT/render_cuda.json" 2>&1 || rc=1
+"$BIN/sidewinder" render "$OUT/long.f32" "$OUT/cpu/long.f32" -m "$M" --offline --json >"$OUT/render.txt" 2>&1 || rc=1
+"$BIN/sidewinder" render "$OUT/long.f32" "$OUT/cuda/long.f32" -m "$M" --device cuda --json >>"$OUT/render.txt" 2>&1 || rc=1
 "$BIN/sidewinder" render --out-dir "$OUT/cpu" "$OUT"/many*.f32 -m "$M" --offline >/dev/null 2>&1 || rc=1
-"$BIN/sidewinder" render --out-dir "$OUT/cuda" "$OUT"/many*.f32 -m "$M" --device cuda --json >"$OUT/render_many_cuda.json" 2>&1 || rc=1
-python3 - "$OUT" >"$OUT/render_parity.txt" 2>&1 <<'PY' || rc=1
+"$BIN/sidewinder" render --out-dir "$OUT/cuda" "$OUT"/many*.f32 -m "$M" --device cuda --json >>"$OUT/render.txt" 2>&1 || rc=1
+python3 - "$OUT" >>"$OUT/render.txt" 2>&1 <<'PY' || rc=1
 import numpy as np, sys, glob, os
 worst = 0.0
 for f in sorted(glob.glob(sys.argv[1] + '/cpu/*.f32')):
@@ -46,8 +46,8 @@ sys.exit(0 if worst <= 2e-4 else 1)
 PY
 rm -f "$OUT"/*.f32 "$OUT"/cpu/*.f32 "$OUT"/cuda/*.f32
 # 3. Benchmarks.
-"$BIN/sidewinder_gpu_scan_check" --bench --json "$OUT/scan.json" >"$OUT/scan_bench.txt" 2>&1 || rc=1
-python3 "$ROOT/bench/gpu_scan_torch.py" --json "$OUT/torch.json" >"$OUT/torch.txt" 2>&1 || rc=1
-"$BIN/sidewinder" bench --device cuda -m "$M" --repeats 7 >"$OUT/bench_ts_overdrive.txt" 2>&1 || rc=1
-echo "rc=$rc" >"$OUT/rc.txt"
+"$BIN/sidewinder_gpu_scan_check" --bench --json "$OUT/scan.json" >"$OUT/bench.txt" 2>&1 || rc=1
+python3 "$ROOT/bench/gpu_scan_torch.py" --json "$OUT/torch.json" >>"$OUT/bench.txt" 2>&1 || rc=1
+"$BIN/sidewinder" bench --device cuda -m "$M" --repeats 7 >>"$OUT/bench.txt" 2>&1 || rc=1
+echo "rc=$rc" >>"$OUT/gpu.txt"
 exit $rc

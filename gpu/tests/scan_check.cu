@@ -291,11 +291,13 @@ double median_ms(F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool bench = false;
+  bool bench = false, parity = true;
   const char* json = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--bench"))
       bench = true;
+    else if (!std::strcmp(argv[i], "--bench-only"))  // kernel experiments: throughput alone
+      bench = true, parity = false;
     else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
       json = argv[++i];
   }
@@ -318,6 +320,8 @@ int main(int argc, char** argv) {
   for (const C1& c : {C1{1, 1, 1, 1, false}, C1{3, 5000, 37, 16, false}, C1{2, 2048, 5, 7, false},
                       C1{2, 4097, 9, 16, false}, C1{1, 100003, 3, 4, false}, C1{3, 5001, 11, 16, true},
                       C1{1, 20000, 24, 32, true}}) {
+    if (!parity)
+      break;
     char what[160];
     std::snprintf(what, sizeof what, "mamba1 B=%d T=%d E=%d N=%d%s", c.bt, c.T, c.E, c.N,
                   c.split ? " (two calls, state carried)" : "");
@@ -330,7 +334,10 @@ int main(int argc, char** argv) {
   for (const C2& c : {C2{1, 1, 1, 1, 1, 1, false, false}, C2{2, 255, 2, 8, 8, 1, false, false},
                       C2{2, 257, 2, 8, 8, 1, true, false}, C2{3, 5000, 6, 5, 3, 3, true, false},
                       C2{1, 100003, 2, 8, 8, 1, false, false}, C2{2, 30001, 4, 16, 16, 2, false, true},
-                      C2{1, 20000, 3, 64, 16, 1, false, true}, C2{5, 777, 1, 3, 33, 1, true, true}}) {
+                      C2{1, 20000, 3, 64, 16, 1, false, true}, C2{5, 777, 1, 3, 33, 1, true, true},
+                      C2{2, 3001, 2, 2, 4, 2, false, true}, C2{1, 70001, 1, 32, 2, 1, true, false}}) {
+    if (!parity)
+      break;
     char what[160];
     std::snprintf(what, sizeof what, "mamba2 B=%d T=%d H=%d P=%d N=%d G=%d%s%s", c.bt, c.T, c.H, c.P, c.N, c.G,
                   c.dpc ? " D per channel" : "", c.split ? " (two calls, state carried)" : "");

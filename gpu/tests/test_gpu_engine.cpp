@@ -64,9 +64,9 @@ std::vector<float> signal(std::size_t frames, int channels, unsigned seed) {
   for (std::size_t t = 0; t < frames; ++t)
     for (int c = 0; c < channels; ++c) {
       const double env = 0.5 + 0.4 * std::sin(2 * M_PI * 1.3 * t / 48000.0 + c);
-      x[t * channels + c] = float(env * (0.6 * std::sin(2 * M_PI * f1 * t / 48000.0) +
-                                         0.3 * std::sin(2 * M_PI * f2 * t / 48000.0 + c)) +
-                                  noise(rng));
+      x[t * channels + c] =
+          float(env * (0.6 * std::sin(2 * M_PI * f1 * t / 48000.0) + 0.3 * std::sin(2 * M_PI * f2 * t / 48000.0 + c)) +
+                noise(rng));
     }
   return x;
 }
