@@ -12,6 +12,7 @@
 
 #include "sidewinder/dsp/audio_file.h"
 #include "sidewinder/fx/model_instance.h"
+#include "sidewinder/gpu/batch_engine.h"
 #include "sidewinder/ssm/model_loader.h"
 #include "test_util.h"
 
@@ -366,4 +367,45 @@ TEST_CASE("cli: info describes a voice file", "[cli][speech]") {
   CHECK(j["sample_rate"] == 16000);
   CHECK(j["models"].size() == 3);
   CHECK(j["metadata"].count("phoneme_map") == 0);
+}
+
+TEST_CASE("cli: --out-dir renders many files, each as alone; --device picks the backend", "[cli]") {
+  TempDir t;
+  fs::create_directories(t / "out");
+  fs::create_directories(t / "in");
+  fs::copy_file(clip_path(), t / "in/a.wav");
+  fs::copy_file(clip_path(), t / "in/b.wav");
+  REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "alone.wav") + " -m " + model_path()) == 0);
+  REQUIRE(sh(cli() + " render --out-dir " + (t / "out") + " " + (t / "in/a.wav") + " " + (t / "in/b.wav") + " -m " +
+             model_path()) == 0);
+  const auto alone = read_audio(t / "alone.wav");
+  REQUIRE(read_audio(t / "out/a.wav") == alone);
+  REQUIRE(read_audio(t / "out/b.wav") == alone);
+  // IN OUT without --out-dir takes exactly two files.
+  REQUIRE(sh(cli() + " render a b c -m " + model_path() + " 2>/dev/null") == 2);
+  REQUIRE(sh(cli() + " render a -m " + model_path() + " --device gpu 2>/dev/null") == 2);
+
+  std::string why;
+  if (gpu::cuda_available(&why)) {
+    // A GPU here: cuda renders the same within the GPU parity tests' tolerance (gpu/tests).
+    REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "cuda.f32") + " -m " + model_path() + " --device cuda") ==
+            0);
+    REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "cpu.f32") + " -m " + model_path()) == 0);
+    const auto a = read_f32(t / "cuda.f32"), b = read_f32(t / "cpu.f32");
+    REQUIRE(a.size() == b.size());
+    REQUIRE(test::norm_err(a, b) < 2e-4);
+  } else {
+    // No GPU (CI): cuda says why, writes nothing; auto falls back to the CPU, bit for bit.
+    const std::string err = t / "err.txt";
+    REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "cuda.wav") + " -m " + model_path() + " --device cuda 2>" +
+               err) == 1);
+    CHECK_THAT(slurp(err), Catch::Contains("--device cuda:") && Catch::Contains("CUDA"));
+    CHECK_FALSE(fs::exists(t / "cuda.wav"));
+    REQUIRE(sh(cli() + " render " + clip_path() + " " + (t / "auto.wav") + " -m " + model_path() + " --device auto 2>" +
+               err) == 0);
+    CHECK_THAT(slurp(err), Catch::Contains("rendering on the CPU"));
+    REQUIRE(read_audio(t / "auto.wav") == alone);
+    REQUIRE(sh(cli() + " bench --device cuda -c fx-s --seconds 0.05 --repeats 1 >/dev/null 2>" + err) == 1);
+    CHECK_THAT(slurp(err), Catch::Contains("CUDA"));
+  }
 }
