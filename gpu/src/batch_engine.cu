@@ -127,9 +127,9 @@ struct BatchEngine::Impl {
     }
     check(launch_head(m, buf, rows, T, stream), "head kernel");
     const int out_w = m.has_head ? m.co : m.D;
-    check(cudaMemcpyAsync(h_out, buf.out, std::size_t(rows) * W * out_w * sizeof(float), cudaMemcpyDeviceToHost,
-                          stream),
-          "output copy");
+    check(
+        cudaMemcpyAsync(h_out, buf.out, std::size_t(rows) * W * out_w * sizeof(float), cudaMemcpyDeviceToHost, stream),
+        "output copy");
   }
 };
 
@@ -180,13 +180,14 @@ BatchEngine::BatchEngine(const ssm::ModelWeights& w, const BatchSpec& spec) : im
     for (std::size_t i = 0; i < A.size(); ++i)
       A[i] = -std::exp(lw.a_log[i]);
     offs.push_back(Offsets{put(lw.norm_w), put(lw.in_proj_w), put(lw.in_proj_b), put(lw.conv_w), put(lw.conv_b),
-                           put(lw.x_proj_w), put(lw.dt_proj_w), put(lw.dt_proj_b), put(lw.dt_bias), put(A),
-                           put(lw.d), put(lw.gate_norm_w), put(lw.out_proj_w), put(lw.out_proj_b)});
+                           put(lw.x_proj_w), put(lw.dt_proj_w), put(lw.dt_proj_b), put(lw.dt_bias), put(A), put(lw.d),
+                           put(lw.gate_norm_w), put(lw.out_proj_w), put(lw.out_proj_b)});
   }
   const long o_norm_f = put(w.norm_f_w), o_in_w = put(w.audio_in_w), o_in_b = put(w.audio_in_b),
              o_out_w = put(w.audio_out_w), o_out_b = put(w.audio_out_b), o_skip = put(w.audio_skip_w);
   check(cudaMalloc(&I.d_weights, std::max<std::size_t>(host.size(), 1) * sizeof(float)), "allocating the weights");
-  check(cudaMemcpy(I.d_weights, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice), "uploading the weights");
+  check(cudaMemcpy(I.d_weights, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice),
+        "uploading the weights");
   auto view = [&I](long at) -> const float* { return at < 0 ? nullptr : I.d_weights + at; };
   for (const Offsets& o : offs) {
     DevLayer l;
@@ -203,10 +204,8 @@ BatchEngine::BatchEngine(const ssm::ModelWeights& w, const BatchSpec& spec) : im
   const std::size_t R = std::size_t(spec.max_rows), W = std::size_t(spec.window), K = std::size_t(m.K);
   const std::size_t in_w = m.has_head ? m.ci : m.D, out_w = m.has_head ? m.co : m.D;
   const std::size_t dt_rows = m.mamba2 ? m.H : m.E, bc_rows = m.mamba2 ? 0 : m.N;
-  const std::size_t sizes[] = {R * W * in_w,        R * W * out_w,       R * m.D * W,
-                               R * m.conv * (W + K - 1), R * m.conv * W, R * m.E * W,
-                               R * dt_rows * W,     R * bc_rows * W,     R * bc_rows * W,
-                               R * m.E * W};
+  const std::size_t sizes[] = {R * W * in_w, R * W * out_w,   R * m.D * W,     R * m.conv * (W + K - 1), R * m.conv * W,
+                               R * m.E * W,  R * dt_rows * W, R * bc_rows * W, R * bc_rows * W,          R * m.E * W};
   std::size_t total = 0;
   for (std::size_t s : sizes)
     total += round_up(s);
@@ -233,9 +232,8 @@ BatchEngine::BatchEngine(const ssm::ModelWeights& w, const BatchSpec& spec) : im
     I.states.push_back(DevLayerState{I.d_state + l * (hist + ssm), I.d_state + l * (hist + ssm) + hist});
 
   check(cudaDeviceGetAttribute(&I.sms, cudaDevAttrMultiProcessorCount, 0), "querying the device");
-  const std::size_t work =
-      m.mamba2 ? mamba2_scan_work_bytes(I.scan2(0, spec.max_rows, spec.window))
-               : mamba1_scan_work_bytes(I.scan1(0, spec.max_rows, spec.window), I.sms);
+  const std::size_t work = m.mamba2 ? mamba2_scan_work_bytes(I.scan2(0, spec.max_rows, spec.window))
+                                    : mamba1_scan_work_bytes(I.scan1(0, spec.max_rows, spec.window), I.sms);
   check(cudaMalloc(&I.d_work, std::max<std::size_t>(work, 16)), "allocating the scan scratch");
   if (m.mamba2)
     check(mamba2_scan_prepare(m.P, m.N), "preparing the Mamba-2 scan");

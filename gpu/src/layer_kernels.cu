@@ -22,7 +22,8 @@ __device__ __forceinline__ float softplus(float x) {
 }
 
 // r[c] of row b, time t, normed by w into col (D floats). ref: ref_rmsnorm
-__device__ __forceinline__ void rmsnorm_into(const float* r, std::size_t W, int D, const float* w, float eps, float* col) {
+__device__ __forceinline__ void rmsnorm_into(const float* r, std::size_t W, int D, const float* w, float eps,
+                                             float* col) {
   float ss = 0.0f;
   for (int d = 0; d < D; ++d) {
     const float v = r[d * W];
@@ -231,17 +232,18 @@ cudaError_t launch_input(const DevModel& m, const DevBuffers& b, int rows, int T
   input_kernel<<<grid(rows, T), kBlock, 0, stream>>>(m, b, T);
   return cudaGetLastError();
 }
-cudaError_t launch_pre(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows, int T,
-                       cudaStream_t stream) {
+cudaError_t launch_pre(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows,
+                       int T, cudaStream_t stream) {
   pre_kernel<<<grid(rows, T), kBlock, staging_bytes(m), stream>>>(m, l, s, b, T);
   return cudaGetLastError();
 }
-cudaError_t launch_conv(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows, int T,
-                        cudaStream_t stream) {
+cudaError_t launch_conv(const DevModel& m, const DevLayer& l, const DevLayerState& s, const DevBuffers& b, int rows,
+                        int T, cudaStream_t stream) {
   conv_kernel<<<grid(rows, T), kBlock, staging_bytes(m), stream>>>(m, l, s, b, T);
   return cudaGetLastError();
 }
-cudaError_t launch_post(const DevModel& m, const DevLayer& l, const DevBuffers& b, int rows, int T, cudaStream_t stream) {
+cudaError_t launch_post(const DevModel& m, const DevLayer& l, const DevBuffers& b, int rows, int T,
+                        cudaStream_t stream) {
   post_kernel<<<grid(rows, T), kBlock, staging_bytes(m), stream>>>(m, l, b, T);
   return cudaGetLastError();
 }

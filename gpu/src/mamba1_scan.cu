@@ -91,9 +91,8 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int i = 0; i < kItems; ++i) {
         const int t = base + i;
-        p[i] = t < t_end
-                   ? ScanPair{__expf(dd[i] * a), dd[i] * B_rows[std::size_t(n) * ld + t] * uu[i]}
-                   : ScanPair{1.0f, 0.0f};
+        p[i] = t < t_end ? ScanPair{__expf(dd[i] * a), dd[i] * B_rows[std::size_t(n) * ld + t] * uu[i]}
+                         : ScanPair{1.0f, 0.0f};
       }
       Carry carry{{carry_a[n], carry_b[n]}};
       Scan(scan_tmp).InclusiveScan(p, p, ScanOp{}, carry);

@@ -64,13 +64,13 @@ __device__ __forceinline__ int slot(int j) {
 __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int tiles_per_row, Work w) {
   extern __shared__ float sm[];
   const int P = s.P, N = s.N, PN = P * N;
-  float* xs = sm;                 // [P, kRow]
-  float* bs = xs + P * kRow;      // [N, kRow]
-  float* cs = bs + N * kRow;      // [N, kRow]
-  float* dts = cs + N * kRow;     // [kRow]
-  float* das = dts + kRow;        // [kRow] exp(dt·A); 1 past the end
-  float* carry = das + kRow;      // [PN] the state entering the tile
-  float* agg = carry + PN;        // [PN] h at the tile's end from h = 0
+  float* xs = sm;              // [P, kRow]
+  float* bs = xs + P * kRow;   // [N, kRow]
+  float* cs = bs + N * kRow;   // [N, kRow]
+  float* dts = cs + N * kRow;  // [kRow]
+  float* das = dts + kRow;     // [kRow] exp(dt·A); 1 past the end
+  float* carry = das + kRow;   // [PN] the state entering the tile
+  float* agg = carry + PN;     // [PN] h at the tile's end from h = 0
   __shared__ int s_id;
   __shared__ int s_tile[32];
   __shared__ float s_weight[32];
@@ -129,7 +129,7 @@ __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int
 
   // One (p, n) state over the tile from h = 0: its inputs dt·x·B per item and
   // the lane's inclusive h at its last item after the warp scan.
-  auto lane_scan = [&](int p, int n, float (&in)[kItems]) {
+  auto lane_scan = [&](int p, int n, float(&in)[kItems]) {
     float h = 0.0f;
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {

@@ -317,9 +317,9 @@ int main(int argc, char** argv) {
     int bt, T, E, N;
     bool split;
   };
-  for (const C1& c : {C1{1, 1, 1, 1, false}, C1{3, 5000, 37, 16, false}, C1{2, 2048, 5, 7, false},
-                      C1{2, 4097, 9, 16, false}, C1{1, 100003, 3, 4, false}, C1{3, 5001, 11, 16, true},
-                      C1{1, 20000, 24, 32, true}}) {
+  for (const C1& c :
+       {C1{1, 1, 1, 1, false}, C1{3, 5000, 37, 16, false}, C1{2, 2048, 5, 7, false}, C1{2, 4097, 9, 16, false},
+        C1{1, 100003, 3, 4, false}, C1{3, 5001, 11, 16, true}, C1{1, 20000, 24, 32, true}}) {
     if (!parity)
       break;
     char what[160];
@@ -341,15 +341,14 @@ int main(int argc, char** argv) {
     char what[160];
     std::snprintf(what, sizeof what, "mamba2 B=%d T=%d H=%d P=%d N=%d G=%d%s%s", c.bt, c.T, c.H, c.P, c.N, c.G,
                   c.dpc ? " D per channel" : "", c.split ? " (two calls, state carried)" : "");
-    worst = std::max(worst,
-                     report(what, parity2(c.bt, c.T, c.H, c.P, c.N, c.G, c.dpc, 99u + unsigned(c.T), c.split)));
+    worst = std::max(worst, report(what, parity2(c.bt, c.T, c.H, c.P, c.N, c.G, c.dpc, 99u + unsigned(c.T), c.split)));
   }
   std::printf("%s (worst %.3g, tolerance 1e-4)\n", fails ? "PARITY FAILED" : "parity ok", worst);
   if (!bench || fails)
     return fails ? 1 : 0;
 
-  std::string out = "{\n  \"device\": \"" + std::string(prop.name) + "\",\n  \"parity_worst\": " +
-                    std::to_string(worst) + ",\n";
+  std::string out =
+      "{\n  \"device\": \"" + std::string(prop.name) + "\",\n  \"parity_worst\": " + std::to_string(worst) + ",\n";
   const std::size_t copy_bytes = std::size_t(1) << 30;
   double copy_gbs = 0;
   {
@@ -359,8 +358,9 @@ int main(int argc, char** argv) {
   }
   std::printf("device-to-device copy: %.0f GB/s (read + write, 1 GiB, median of 5)\n", copy_gbs);
   out += "  \"copy_gbs\": " + std::to_string(copy_gbs) + ",\n  \"scans\": [\n";
-  std::printf("| scan | samples T | channels | ms | ns per channel-sample | GB/s | of copy |\n"
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::printf(
+      "| scan | samples T | channels | ms | ns per channel-sample | GB/s | of copy |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   bool first = true;
   auto row = [&](const char* scan, long T, int ch, double ms, double bytes) {
     const double gbs = bytes / (ms * 1e-3) / 1e9;
@@ -368,9 +368,10 @@ int main(int argc, char** argv) {
                 100.0 * gbs / copy_gbs);
     std::fflush(stdout);
     char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "%s    {\"scan\": \"%s\", \"T\": %ld, \"channels\": %d, \"ms\": %.4f, \"gbs\": %.1f, \"of_copy\": %.4f}",
-                  first ? "" : ",\n", scan, T, ch, ms, gbs, gbs / copy_gbs);
+    std::snprintf(
+        buf, sizeof buf,
+        "%s    {\"scan\": \"%s\", \"T\": %ld, \"channels\": %d, \"ms\": %.4f, \"gbs\": %.1f, \"of_copy\": %.4f}",
+        first ? "" : ",\n", scan, T, ch, ms, gbs, gbs / copy_gbs);
     out += buf;
     first = false;
   };
@@ -378,8 +379,8 @@ int main(int argc, char** argv) {
   for (long T : {100000L, 1000000L, 10000000L, 100000000L}) {
     M2 p{1, int(T), 2, 8, 8, 1, false};
     const int HP = p.H * p.P;
-    DevVec x(std::size_t(HP) * T), B(std::size_t(p.N) * T), C(std::size_t(p.N) * T), dt(std::size_t(p.H) * T),
-        A(p.H), D(p.H), h(std::size_t(HP) * p.N), y(std::size_t(HP) * T);
+    DevVec x(std::size_t(HP) * T), B(std::size_t(p.N) * T), C(std::size_t(p.N) * T), dt(std::size_t(p.H) * T), A(p.H),
+        D(p.H), h(std::size_t(HP) * p.N), y(std::size_t(HP) * T);
     Mamba2Scan s = shape2(p);
     s.x = x.p, s.B = B.p, s.C = C.p, s.dt = dt.p, s.A = A.p, s.D = D.p, s.h = h.p, s.y = y.p;
     CK(sw::gpu::mamba2_scan_prepare(p.P, p.N));

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "sidewinder/realtime.h"
 #include "sidewinder/ssm/model_weights.h"
 
 namespace sw::gpu {
@@ -53,7 +54,7 @@ class BatchEngine {
   // memory); the state starts at zero. Throws std::invalid_argument for
   // shapes the backend does not take (naming the limit) and
   // std::runtime_error for CUDA errors (no device, out of memory).
-  BatchEngine(const ssm::ModelWeights& weights, const BatchSpec& spec);
+  SW_NONREALTIME BatchEngine(const ssm::ModelWeights& weights, const BatchSpec& spec);
   ~BatchEngine();
   BatchEngine(const BatchEngine&) = delete;
   BatchEngine& operator=(const BatchEngine&) = delete;
@@ -73,11 +74,11 @@ class BatchEngine {
   // holds the result. Throws std::invalid_argument for out-of-range
   // arguments, std::runtime_error for CUDA errors. Allocates only the first
   // time a (rows, frames) pair is seen (its graph).
-  void run(int rows, int frames);
+  SW_NONREALTIME void run(int rows, int frames);
 
   // Every row back to silence (zero state); reset_row: one row. Block.
-  void reset();
-  void reset_row(int row);
+  SW_NONREALTIME void reset();
+  SW_NONREALTIME void reset_row(int row);
 
   // Bytes of device memory this engine holds.
   std::size_t device_bytes() const noexcept;
