@@ -9,41 +9,16 @@
 
 #include "sidewinder/ssm/model_weights.h"
 #include "sidewinder/ssm/reference_model.h"
+#include "test_shapes.h"
 #include "test_util.h"
 
 using namespace sw;
 
-namespace {
-
-std::vector<ssm::ModelConfig> shapes() {
-  std::vector<ssm::ModelConfig> v;
-  for (const char* n : {"fx-s", "fx-m", "fx-m2"})
-    v.push_back(ssm::builtin_config(n));
-  ssm::ModelConfig a;  // odd Mamba-1: nothing a multiple of 8
-  a.arch = ssm::Arch::mamba1;
-  a.n_layers = 2, a.d_model = 13, a.d_inner = 27, a.d_state = 5, a.d_conv = 3, a.dt_rank = 4;
-  a.in_channels = 2, a.out_channels = 3, a.has_skip = true, a.has_in_proj_bias = true, a.has_out_proj_bias = true;
-  a.sample_rate = 48000;
-  v.push_back(a);
-  ssm::ModelConfig b;  // odd Mamba-2: headdim 5, 3 groups, D per channel
-  b.arch = ssm::Arch::mamba2;
-  b.n_layers = 2, b.d_model = 10, b.d_inner = 30, b.head_dim = 5, b.n_heads = 6, b.n_groups = 3;
-  b.d_state = 3, b.d_conv = 2, b.d_per_channel = true, b.sample_rate = 44100;
-  b.has_in_proj_bias = true, b.has_out_proj_bias = true;  // in_proj bias rows of dt add to dt_bias
-  v.push_back(b);
-  ssm::ModelConfig c;  // d_conv 1 (no history), d_state 1
-  c.arch = ssm::Arch::mamba1;
-  c.n_layers = 1, c.d_model = 8, c.d_inner = 16, c.d_state = 1, c.d_conv = 1, c.dt_rank = 1;
-  c.sample_rate = 48000;
-  v.push_back(c);
-  return v;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("streaming: every kernel table matches the double reference on random shapes", "[streaming]") {
   unsigned seed = 1;
-  for (const ssm::ModelConfig& cfg : shapes()) {
+  for (const ssm::ModelConfig& cfg : test::shapes()) {
     const ssm::ModelWeights w = ssm::make_random_weights(cfg, seed++);
     auto model = ssm::Model::create(w);
     const std::size_t frames = 300;
@@ -61,7 +36,7 @@ TEST_CASE("streaming: every kernel table matches the double reference on random 
 
 TEST_CASE("streaming: any partition gives the same output as the whole signal", "[streaming]") {
   unsigned seed = 10;
-  for (const ssm::ModelConfig& cfg : shapes()) {
+  for (const ssm::ModelConfig& cfg : test::shapes()) {
     auto model = ssm::Model::create(ssm::make_random_weights(cfg, seed++));
     const std::size_t frames = 1000;
     const auto in = test::test_signal(frames, cfg.in_channels, seed);

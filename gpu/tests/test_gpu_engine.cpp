@@ -24,36 +24,13 @@
 #include "sidewinder/gpu/batch_engine.h"
 #include "sidewinder/ssm/model_loader.h"
 #include "sidewinder/ssm/stream.h"
+#include "test_shapes.h"
 
 using namespace sw;
 
 namespace {
 
 constexpr double kTolerance = 2e-4;
-
-std::vector<ssm::ModelConfig> shapes() {
-  std::vector<ssm::ModelConfig> v;
-  for (const char* n : {"fx-s", "fx-m", "fx-m2"})
-    v.push_back(ssm::builtin_config(n));
-  ssm::ModelConfig a;  // odd Mamba-1: nothing a multiple of 8, 2 in / 3 out
-  a.arch = ssm::Arch::mamba1;
-  a.n_layers = 2, a.d_model = 13, a.d_inner = 27, a.d_state = 5, a.d_conv = 3, a.dt_rank = 4;
-  a.in_channels = 2, a.out_channels = 3, a.has_skip = true, a.has_in_proj_bias = true, a.has_out_proj_bias = true;
-  a.sample_rate = 48000;
-  v.push_back(a);
-  ssm::ModelConfig b;  // odd Mamba-2: headdim 5, 3 groups, D per channel
-  b.arch = ssm::Arch::mamba2;
-  b.n_layers = 2, b.d_model = 10, b.d_inner = 30, b.head_dim = 5, b.n_heads = 6, b.n_groups = 3;
-  b.d_state = 3, b.d_conv = 2, b.d_per_channel = true, b.sample_rate = 44100;
-  b.has_in_proj_bias = true, b.has_out_proj_bias = true;
-  v.push_back(b);
-  ssm::ModelConfig c;  // d_conv 1 (no history), d_state 1
-  c.arch = ssm::Arch::mamba1;
-  c.n_layers = 1, c.d_model = 8, c.d_inner = 16, c.d_state = 1, c.d_conv = 1, c.dt_rank = 1;
-  c.sample_rate = 48000;
-  v.push_back(c);
-  return v;
-}
 
 // A guitar-ish test signal per row: two partials, a slow envelope and noise.
 std::vector<float> signal(std::size_t frames, int channels, unsigned seed) {
@@ -124,7 +101,7 @@ TEST_CASE("gpu: the device answers", "[gpu]") {
 
 TEST_CASE("gpu: random models of odd shapes match the CPU engine, block by block", "[gpu]") {
   std::uint64_t seed = 101;
-  for (const ssm::ModelConfig& cfg : shapes()) {
+  for (const ssm::ModelConfig& cfg : test::shapes()) {
     const ssm::ModelWeights w = ssm::make_random_weights(cfg, seed++);
     Pair p(w, 5, 300, 2000);
     // Odd block sizes, a call for fewer rows (rows 3 and 4 must not move),
