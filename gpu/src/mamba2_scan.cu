@@ -184,9 +184,14 @@ __global__ void __launch_bounds__(kThreads) mamba2_scan_kernel(Mamba2Scan s, int
       for (int base = id - 1;; base -= 32) {
         const int j = base - lane;
         int f;
-        do {
+        // Poll with a growing pause: hundreds of waiting warps spinning
+        // flat out would crowd the memory system the tiles' data use.
+        for (unsigned pause = 32;; pause = min(2 * pause, 1024u)) {
           f = j >= first ? *reinterpret_cast<volatile int*>(&w.flags[j]) : 2;
-        } while (__any_sync(kFull, f == 0));
+          if (!__any_sync(kFull, f == 0))
+            break;
+          __nanosleep(pause);
+        }
         __threadfence();
         const unsigned incl = __ballot_sync(kFull, f == 2);
         const int stop = incl ? __ffs(incl) - 1 : 32;  // lanes < stop: aggregates; lane stop: inclusive
