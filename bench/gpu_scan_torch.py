@@ -141,28 +141,23 @@ def main():
     assert e2 < 1e-4 and e1 < 1e-4, "the PyTorch scans disagree with the recurrence"
     out = {"torch": torch.__version__, "device": torch.cuda.get_device_name(), "parity": {"mamba2": e2, "mamba1": e1},
            "scans": []}
+    def timed(name, T, channels, make, scan):
+        try:
+            ins = make()
+            ms = median_ms(lambda: scan(*ins))
+            out["scans"].append({"scan": name, "T": T, "channels": channels, "ms": ms})
+            print(f"{name.split()[0]} T={T}: {ms:.3f} ms")
+            del ins
+        except torch.cuda.OutOfMemoryError:
+            print(f"{name.split()[0]} T={T}: out of memory")
+        torch.cuda.empty_cache()
+
     for T in (100_000, 1_000_000, 10_000_000):
         if T > args.max_T:
             break
-        try:
-            ins = m2_inputs(T, 2, 8, 8, dev, torch.float32, g)
-            ms = median_ms(lambda: mamba2_chunked(*ins))
-            out["scans"].append({"scan": "mamba2 H2 P8 N8", "T": T, "channels": 16, "ms": ms})
-            print(f"mamba2 T={T}: {ms:.3f} ms")
-            del ins
-        except torch.cuda.OutOfMemoryError:
-            print(f"mamba2 T={T}: out of memory")
-        torch.cuda.empty_cache()
-        try:
-            if T <= 1_000_000:
-                ins = m1_inputs(T, 32, 16, dev, torch.float32, g)
-                ms = median_ms(lambda: mamba1_doubling(*ins))
-                out["scans"].append({"scan": "mamba1 N16", "T": T, "channels": 32, "ms": ms})
-                print(f"mamba1 T={T}: {ms:.3f} ms")
-                del ins
-        except torch.cuda.OutOfMemoryError:
-            print(f"mamba1 T={T}: out of memory")
-        torch.cuda.empty_cache()
+        timed("mamba2 H2 P8 N8", T, 16, lambda: m2_inputs(T, 2, 8, 8, dev, torch.float32, g), mamba2_chunked)
+        if T <= 1_000_000:  # [T, E, N] tensors: 10^7 would need ~80 GB
+            timed("mamba1 N16", T, 32, lambda: m1_inputs(T, 32, 16, dev, torch.float32, g), mamba1_doubling)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
